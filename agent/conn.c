@@ -1,0 +1,171 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "p11agent/error.h"
+#include "p11agent/protocol.h"
+#include "wire.h"
+
+struct conn *
+conn_new(int fd, int epfd)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->fd = fd;
+	c->epfd = epfd;
+	atomic_store(&c->refs, 1);
+	pthread_mutex_init(&c->out_lock, NULL);
+	p11a_buf_init(&c->out, CONN_MAX_OUTPUT);
+	p11a_buf_init(&c->in, P11A_MAX_FRAME + P11A_FRAME_HEADER_LEN);
+	return c;
+}
+
+void
+conn_ref(struct conn *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	close(c->fd);
+	p11a_buf_free(&c->out);
+	p11a_buf_free(&c->in);
+	pthread_mutex_destroy(&c->out_lock);
+	free(c);
+}
+
+static void
+conn_set_events_locked(struct conn *c, int want_write)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+	if (c->want_write == want_write || c->closed)
+		return;
+	if (want_write)
+		ev.events |= EPOLLOUT;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->want_write = want_write;
+}
+
+/* Write what the socket takes now; returns -1 if the peer is gone. */
+static int
+conn_flush_locked(struct conn *c)
+{
+	ssize_t n;
+
+	while (p11a_buf_remaining(&c->out) > 0) {
+		n = send(c->fd, p11a_buf_ptr(&c->out),
+			 p11a_buf_remaining(&c->out),
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			p11a_buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+	p11a_buf_reset(&c->out);
+	return 0;
+}
+
+struct p11a_buf *
+conn_out_begin(struct conn *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	if (c->closed) {
+		pthread_mutex_unlock(&c->out_lock);
+		return NULL;
+	}
+	/* a client slow to read leaves consumed bytes at the front */
+	p11a_buf_compact(&c->out);
+	return &c->out;
+}
+
+void
+conn_out_end(struct conn *c)
+{
+	if (conn_flush_locked(c) != 0) {
+		/* the loop sees the hang-up and closes; drop what is queued */
+		p11a_buf_reset(&c->out);
+	}
+	conn_set_events_locked(c, p11a_buf_remaining(&c->out) > 0);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+void
+conn_send_error(struct conn *c, uint32_t id, int code, const char *msg)
+{
+	struct p11a_buf *out;
+
+	if ((out = conn_out_begin(c)) == NULL)
+		return;
+	if (p11a_encode_error(out, id, (uint32_t)code, msg) != P11A_OK)
+		log_warn("client %d: cannot queue an error reply", (int)c->pid);
+	conn_out_end(c);
+}
+
+void
+conn_send_empty(struct conn *c, uint8_t type, uint32_t id)
+{
+	struct p11a_buf *out;
+
+	if ((out = conn_out_begin(c)) == NULL)
+		return;
+	if (p11a_encode_empty(out, type, id) != P11A_OK)
+		log_warn("client %d: cannot queue a reply", (int)c->pid);
+	conn_out_end(c);
+}
+
+void
+conn_on_writable(struct conn *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	if (!c->closed) {
+		if (conn_flush_locked(c) != 0)
+			p11a_buf_reset(&c->out);
+		conn_set_events_locked(c, p11a_buf_remaining(&c->out) > 0);
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+void
+conn_close(struct conn *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	if (!c->closed) {
+		/* best effort: an ERROR explaining the close may be queued */
+		conn_flush_locked(c);
+		c->closed = 1;
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+void
+conn_drain(struct conn *c, int timeout_ms)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+
+	pthread_mutex_lock(&c->out_lock);
+	while (!c->closed && p11a_buf_remaining(&c->out) > 0) {
+		if (poll(&p, 1, timeout_ms) <= 0 || conn_flush_locked(c) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}

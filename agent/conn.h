@@ -1,0 +1,62 @@
+/*
+ * A client connection.  The event loop owns reading; any thread may send
+ * a reply.  Replies are written straight to the socket when it takes
+ * them, otherwise kept in the output buffer and written by the loop when
+ * the socket is writable.  The descriptor is closed only when the last
+ * reference is dropped, so a worker finishing late never writes to a
+ * reused descriptor.
+ */
+#ifndef P11A_AGENT_CONN_H
+#define P11A_AGENT_CONN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+/* Replies a client does not read pile up to this much, then it is cut. */
+#define CONN_MAX_OUTPUT (8u * 1024u * 1024u)
+
+struct conn {
+	int fd;
+	int epfd;
+	atomic_int refs;
+	pthread_mutex_t out_lock; /* out, closed, want_write */
+	struct p11a_buf out;
+	int closed;
+	int want_write;
+	/* the rest belongs to the event loop thread */
+	struct p11a_buf in;
+	int hello_done;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	struct conn *prev, *next;
+};
+
+struct conn *conn_new(int fd, int epfd);
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
+/*
+ * Lock the output buffer for appending one reply; NULL when the
+ * connection is closed (nothing to send to, nothing locked).
+ */
+struct p11a_buf *conn_out_begin(struct conn *c);
+/* Write what the socket takes, arm EPOLLOUT for the rest, unlock. */
+void conn_out_end(struct conn *c);
+/* Send an ERROR reply; the message must never contain secrets. */
+void conn_send_error(struct conn *c, uint32_t id, int code, const char *msg);
+/* Send a reply with an empty payload (OK). */
+void conn_send_empty(struct conn *c, uint8_t type, uint32_t id);
+
+/* Loop: the socket became writable. */
+void conn_on_writable(struct conn *c);
+/* Loop: stop serving this connection; the last unref closes the fd. */
+void conn_close(struct conn *c);
+/* Shutdown: write out what is queued, waiting at most timeout_ms. */
+void conn_drain(struct conn *c, int timeout_ms);
+
+#endif

@@ -1,0 +1,440 @@
+#include "identity.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "p11agent/error.h"
+#include "p11util.h"
+#include "pubkey.h"
+#include "scheme.h"
+#include "wire.h"
+
+#define MAX_KEYS_PER_TOKEN 256
+
+static struct {
+	pthread_rwlock_t lock;
+	struct identity **items;
+	size_t n, cap;
+	P11KitUri **filters;
+	size_t n_filters;
+} reg = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+int
+registry_init(const char *const *uris, size_t n)
+{
+	int r;
+
+	if (n == 0)
+		return P11A_OK;
+	if ((reg.filters = calloc(n, sizeof(*reg.filters))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	for (size_t i = 0; i < n; i++) {
+		if ((reg.filters[i] = p11_kit_uri_new()) == NULL)
+			return P11A_ERR_NO_MEMORY;
+		reg.n_filters++;
+		r = p11_kit_uri_parse(uris[i], P11_KIT_URI_FOR_ANY,
+				      reg.filters[i]);
+		if (r != P11_KIT_URI_OK) {
+			log_error("bad --identity URI '%s': %s", uris[i],
+				  p11_kit_uri_message(r));
+			return P11A_ERR_INVALID_ARGUMENT;
+		}
+	}
+	return P11A_OK;
+}
+
+static void
+identity_free(struct identity *id)
+{
+	if (id == NULL)
+		return;
+	free(id->ck_id);
+	free(id->label);
+	p11a_identity_clear(&id->wire);
+	free(id);
+}
+
+void
+registry_free(void)
+{
+	for (size_t i = 0; i < reg.n; i++)
+		identity_free(reg.items[i]);
+	free(reg.items);
+	reg.items = NULL;
+	reg.n = reg.cap = 0;
+	for (size_t i = 0; i < reg.n_filters; i++)
+		p11_kit_uri_free(reg.filters[i]);
+	free(reg.filters);
+	reg.filters = NULL;
+	reg.n_filters = 0;
+}
+
+static int
+filter_matches_token(P11KitUri *f, const struct token *t)
+{
+	return p11_kit_uri_match_module_info(f, &t->module_info) &&
+	       p11_kit_uri_match_token_info(f, &t->info);
+}
+
+int
+registry_wants_token(const struct token *t)
+{
+	if (reg.n_filters == 0)
+		return 1;
+	for (size_t i = 0; i < reg.n_filters; i++)
+		if (filter_matches_token(reg.filters[i], t))
+			return 1;
+	return 0;
+}
+
+int
+registry_token_pin(const struct token *t, struct pin *out)
+{
+	const char *v;
+
+	for (size_t i = 0; i < reg.n_filters; i++) {
+		if (!filter_matches_token(reg.filters[i], t))
+			continue;
+		if ((v = p11_kit_uri_get_pin_value(reg.filters[i])) != NULL)
+			return pin_set(out, v, strlen(v));
+		if ((v = p11_kit_uri_get_pin_source(reg.filters[i])) != NULL)
+			return pin_from_source(v, out);
+	}
+	return P11A_OK;
+}
+
+static int
+identity_selected(const struct identity *id)
+{
+	CK_ATTRIBUTE *attrs = (CK_ATTRIBUTE *)id->match_attrs;
+
+	if (reg.n_filters == 0)
+		return 1;
+	for (size_t i = 0; i < reg.n_filters; i++)
+		if (filter_matches_token(reg.filters[i], id->token) &&
+		    p11_kit_uri_match_attributes(reg.filters[i], attrs, 3))
+			return 1;
+	return 0;
+}
+
+/*
+ * A stable id: the same key on the same token gets the same id after a
+ * restart, whatever order the token lists its objects in.
+ */
+static int
+identity_make_id(struct identity *id)
+{
+	const CK_TOKEN_INFO *ti = &id->token->info;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len;
+	EVP_MD_CTX *ctx;
+	uint8_t n[4] = {(uint8_t)(id->ck_id_len >> 24),
+			(uint8_t)(id->ck_id_len >> 16),
+			(uint8_t)(id->ck_id_len >> 8), (uint8_t)id->ck_id_len};
+	int ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, ti->manufacturerID,
+			      sizeof(ti->manufacturerID)) &&
+	     EVP_DigestUpdate(ctx, ti->model, sizeof(ti->model)) &&
+	     EVP_DigestUpdate(ctx, ti->serialNumber, sizeof(ti->serialNumber)) &&
+	     EVP_DigestUpdate(ctx, n, sizeof(n)) &&
+	     EVP_DigestUpdate(ctx, id->ck_id, id->ck_id_len) &&
+	     EVP_DigestUpdate(ctx, id->label, strlen(id->label)) &&
+	     EVP_DigestFinal_ex(ctx, md, &md_len);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return P11A_ERR_INTERNAL;
+	for (size_t i = 0; i < 16; i++)
+		snprintf(id->id + 2 * i, 3, "%02x", md[i]);
+	return P11A_OK;
+}
+
+static int
+identity_make_uri(struct identity *id)
+{
+	P11KitUri *u;
+	char *s = NULL;
+	int r;
+
+	if ((u = p11_kit_uri_new()) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	memcpy(p11_kit_uri_get_token_info(u), &id->token->info,
+	       sizeof(CK_TOKEN_INFO));
+	for (size_t i = 0; i < 3; i++)
+		p11_kit_uri_set_attribute(u, &id->match_attrs[i]);
+	r = p11_kit_uri_format(u, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &s);
+	p11_kit_uri_free(u);
+	if (r != P11_KIT_URI_OK)
+		return P11A_ERR_NO_MEMORY;
+	id->wire.uri = s;
+	return P11A_OK;
+}
+
+static int
+identity_fill_wire(struct identity *id, const struct key_shape *shape,
+		   CK_SESSION_HANDLE s)
+{
+	CK_FUNCTION_LIST *fn = id->token->module;
+	struct p11a_identity *w = &id->wire;
+	CK_OBJECT_HANDLE cert;
+	size_t len;
+	int r;
+
+	if ((r = identity_make_id(id)) != P11A_OK)
+		return r;
+	w->id = strdup(id->id);
+	w->label = strdup(id->label);
+	w->curve = strdup(shape->curve);
+	if (w->id == NULL || w->label == NULL || w->curve == NULL)
+		return P11A_ERR_NO_MEMORY;
+	w->key_type = shape->key_type;
+	w->bits = (uint16_t)shape->bits;
+	w->n_schemes = p11a_scheme_list_for_key(shape->key_type, shape->bits,
+						w->schemes, P11A_MAX_SCHEMES);
+	cert = p11_find_by_id(fn, s, CKO_CERTIFICATE, id->ck_id, id->ck_id_len);
+	if (cert != CK_INVALID_HANDLE &&
+	    p11_attr_get(fn, s, cert, CKA_VALUE, &w->cert, &len) == CKR_OK)
+		w->cert_len = len;
+	r = pubkey_spki(fn, s, (CK_OBJECT_HANDLE)atomic_load(&id->key), shape,
+			id->ck_id, id->ck_id_len, w->cert, w->cert_len,
+			&w->spki, &w->spki_len);
+	if (r != P11A_OK)
+		return r;
+	return identity_make_uri(id);
+}
+
+/* Read CKA_ID and CKA_LABEL and set up the URI-matching attributes. */
+static int
+identity_read_names(struct identity *id, CK_SESSION_HANDLE s)
+{
+	CK_FUNCTION_LIST *fn = id->token->module;
+	unsigned char *label = NULL;
+	size_t len = 0;
+
+	if (p11_attr_get(fn, s, atomic_load(&id->key), CKA_ID, &id->ck_id,
+			 &id->ck_id_len) != CKR_OK) {
+		id->ck_id = NULL;
+		id->ck_id_len = 0;
+	}
+	p11_attr_get(fn, s, atomic_load(&id->key), CKA_LABEL, &label, &len);
+	if ((id->label = malloc(len + 1)) == NULL) {
+		free(label);
+		return P11A_ERR_NO_MEMORY;
+	}
+	if (len > 0)
+		memcpy(id->label, label, len);
+	id->label[len] = '\0';
+	free(label);
+	id->class_private = CKO_PRIVATE_KEY;
+	id->match_attrs[0] = (CK_ATTRIBUTE){CKA_CLASS, &id->class_private,
+					    sizeof(id->class_private)};
+	id->match_attrs[1] = (CK_ATTRIBUTE){CKA_ID, id->ck_id, id->ck_id_len};
+	id->match_attrs[2] = (CK_ATTRIBUTE){CKA_LABEL, id->label,
+					    strlen(id->label)};
+	return P11A_OK;
+}
+
+/* An identity already known with the same id: refresh its key handle. */
+static int
+registry_refresh(const struct identity *fresh)
+{
+	int found = 0;
+
+	pthread_rwlock_rdlock(&reg.lock);
+	for (size_t i = 0; i < reg.n && !found; i++) {
+		if (strcmp(reg.items[i]->id, fresh->id) != 0)
+			continue;
+		atomic_store(&reg.items[i]->key, atomic_load(&fresh->key));
+		found = 1;
+	}
+	pthread_rwlock_unlock(&reg.lock);
+	return found;
+}
+
+static int
+registry_add(struct identity *id)
+{
+	struct identity **n;
+	int r = P11A_OK;
+
+	pthread_rwlock_wrlock(&reg.lock);
+	if (reg.n == reg.cap) {
+		size_t cap = reg.cap ? reg.cap * 2 : 16;
+
+		if ((n = realloc(reg.items, cap * sizeof(*n))) == NULL) {
+			r = P11A_ERR_NO_MEMORY;
+			goto out;
+		}
+		reg.items = n;
+		reg.cap = cap;
+	}
+	reg.items[reg.n++] = id;
+	atomic_fetch_add(&id->token->identities, 1);
+out:
+	pthread_rwlock_unlock(&reg.lock);
+	return r;
+}
+
+static int
+identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+{
+	struct identity *id;
+	struct key_shape shape;
+	char why[128];
+	int r;
+
+	if ((id = calloc(1, sizeof(*id))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	id->token = t;
+	atomic_store(&id->key, h);
+	if ((r = identity_read_names(id, s)) != P11A_OK)
+		goto out;
+	if (!identity_selected(id)) {
+		r = P11A_OK;
+		goto out;
+	}
+	if (pubkey_shape(t->module, s, h, &shape, why, sizeof(why)) != P11A_OK) {
+		log_info("token %s: key '%s' skipped: %s", t->label, id->label,
+			 why);
+		r = P11A_OK;
+		goto out;
+	}
+	if ((r = identity_fill_wire(id, &shape, s)) != P11A_OK)
+		goto out;
+	if (registry_refresh(id)) {
+		r = P11A_OK;
+		goto out;
+	}
+	if ((r = registry_add(id)) != P11A_OK)
+		goto out;
+	log_info("token %s: identity %s: %s %u '%s'%s", t->label, id->id,
+		 shape.key_type == P11A_KEY_RSA ? "RSA" : shape.curve,
+		 shape.bits, id->label,
+		 id->wire.cert != NULL ? " with certificate" : "");
+	id = NULL;
+out:
+	identity_free(id);
+	return r;
+}
+
+int
+identities_discover(struct token *t, CK_SESSION_HANDLE s)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+	CK_OBJECT_HANDLE *keys;
+	CK_ULONG n = 0;
+	CK_RV rv;
+	int r = P11A_OK;
+
+	if ((keys = calloc(MAX_KEYS_PER_TOKEN, sizeof(*keys))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	rv = p11_find(t->module, s, tmpl, 1, keys, MAX_KEYS_PER_TOKEN, &n);
+	if (rv != CKR_OK) {
+		log_error("token %s: cannot list keys: %s", t->label,
+			  p11_kit_strerror(rv));
+		r = token_error_from_rv(rv);
+		goto out;
+	}
+	/* one unusable key must not hide the others: errors are per key */
+	for (CK_ULONG i = 0; i < n; i++)
+		if (identity_from_key(t, s, keys[i]) == P11A_ERR_NO_MEMORY) {
+			r = P11A_ERR_NO_MEMORY;
+			break;
+		}
+out:
+	free(keys);
+	return r;
+}
+
+static int
+identity_matches_uri(struct identity *id, P11KitUri *u)
+{
+	return filter_matches_token(u, id->token) &&
+	       p11_kit_uri_match_attributes(u, id->match_attrs, 3);
+}
+
+static int
+registry_lookup_uri(const char *s, struct identity **out)
+{
+	P11KitUri *u;
+	size_t matches = 0;
+
+	if ((u = p11_kit_uri_new()) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	if (p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, u) != P11_KIT_URI_OK) {
+		p11_kit_uri_free(u);
+		return P11A_ERR_IDENTITY_NOT_FOUND;
+	}
+	pthread_rwlock_rdlock(&reg.lock);
+	for (size_t i = 0; i < reg.n; i++) {
+		if (!identity_matches_uri(reg.items[i], u))
+			continue;
+		*out = reg.items[i];
+		matches++;
+	}
+	pthread_rwlock_unlock(&reg.lock);
+	p11_kit_uri_free(u);
+	if (matches > 1)
+		return P11A_ERR_IDENTITY_AMBIGUOUS;
+	return matches == 1 ? P11A_OK : P11A_ERR_IDENTITY_NOT_FOUND;
+}
+
+int
+registry_lookup(const uint8_t *name, size_t len, struct identity **out)
+{
+	char uri[2048];
+	int r = P11A_ERR_IDENTITY_NOT_FOUND;
+
+	*out = NULL;
+	if (len == 32) {
+		pthread_rwlock_rdlock(&reg.lock);
+		for (size_t i = 0; i < reg.n; i++) {
+			if (memcmp(reg.items[i]->id, name, 32) == 0) {
+				*out = reg.items[i];
+				r = P11A_OK;
+				break;
+			}
+		}
+		pthread_rwlock_unlock(&reg.lock);
+		return r;
+	}
+	if (len < 7 || len >= sizeof(uri) || memcmp(name, "pkcs11:", 7) != 0)
+		return P11A_ERR_IDENTITY_NOT_FOUND;
+	memcpy(uri, name, len);
+	uri[len] = '\0';
+	return registry_lookup_uri(uri, out);
+}
+
+int
+registry_wire_list(struct p11a_identity **items, size_t *n)
+{
+	int r = P11A_OK;
+
+	*items = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&reg.lock);
+	if (reg.n > 0 && (*items = calloc(reg.n, sizeof(**items))) == NULL) {
+		r = P11A_ERR_NO_MEMORY;
+		goto out;
+	}
+	for (size_t i = 0; i < reg.n; i++) {
+		(*items)[i] = reg.items[i]->wire;
+		if (token_get_state(reg.items[i]->token) == TOKEN_READY)
+			(*items)[i].flags |= P11A_IDENTITY_AVAILABLE;
+	}
+	*n = reg.n;
+out:
+	pthread_rwlock_unlock(&reg.lock);
+	return r;
+}

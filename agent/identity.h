@@ -1,0 +1,49 @@
+/*
+ * The registry of identities: every usable private key on every token,
+ * found after login, selected by the --identity URIs, and looked up by
+ * SIGN.  Written by whichever thread logs in to a token, read by the
+ * event loop; guarded by one rwlock.  Entries are never removed before
+ * shutdown.
+ */
+#ifndef P11A_AGENT_IDENTITY_H
+#define P11A_AGENT_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "token.h"
+
+/* Parse the --identity URIs (none: every key).  Returns a p11a_err. */
+int registry_init(const char *const *uris, size_t n);
+void registry_free(void);
+
+/* Whether some --identity URI can match keys on this token. */
+int registry_wants_token(const struct token *t);
+
+/*
+ * A PIN given by a matching --identity URI (pin-value=, or pin-source=
+ * naming file:PATH, env:VAR or a path).  P11A_OK with out->value NULL
+ * when no URI carries one.
+ */
+int registry_token_pin(const struct token *t, struct pin *out);
+
+/*
+ * Find the private keys on a logged-in token and register identities;
+ * keys seen before get their handle refreshed.  A key of a type we
+ * cannot use is skipped with one log line.
+ */
+int identities_discover(struct token *t, CK_SESSION_HANDLE s);
+
+/*
+ * Resolve SIGN's identity field: an identity id or a pkcs11: URI that
+ * matches exactly one identity.
+ */
+int registry_lookup(const uint8_t *name, size_t len, struct identity **out);
+
+/*
+ * Shallow copies of every identity's wire form with flags filled in, for
+ * LIST.  Free *items with free() only.
+ */
+int registry_wire_list(struct p11a_identity **items, size_t *n);
+
+#endif

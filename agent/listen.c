@@ -1,0 +1,155 @@
+#include "listen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "p11agent/error.h"
+
+static int
+listener_default_path(struct listener *l)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char tmpl[] = "/tmp/p11agent-XXXXXX";
+	int n;
+
+	if (rt != NULL && rt[0] == '/') {
+		n = snprintf(l->path, sizeof(l->path), "%s/p11agent/agent.sock",
+			     rt);
+		return n > 0 && (size_t)n < sizeof(l->path)
+			       ? P11A_OK
+			       : P11A_ERR_INVALID_ARGUMENT;
+	}
+	/* like ssh-agent: a fresh private directory under /tmp */
+	if (mkdtemp(tmpl) == NULL) {
+		log_error("mkdtemp: %s", strerror(errno));
+		return P11A_ERR_IO;
+	}
+	snprintf(l->dir, sizeof(l->dir), "%s", tmpl);
+	snprintf(l->path, sizeof(l->path), "%s/agent.sock", tmpl);
+	return P11A_OK;
+}
+
+/* Make sure the socket's directory exists and only we can enter it. */
+static int
+listener_prepare_dir(struct listener *l)
+{
+	char copy[sizeof(l->path)];
+	struct stat st;
+	char *dir;
+
+	snprintf(copy, sizeof(copy), "%s", l->path);
+	dir = dirname(copy);
+	if (mkdir(dir, 0700) == 0) {
+		if (l->dir[0] == '\0')
+			snprintf(l->dir, sizeof(l->dir), "%s", dir);
+		return P11A_OK;
+	}
+	if (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_error("cannot create socket directory %s: %s", dir,
+			  strerror(errno));
+		return P11A_ERR_IO;
+	}
+	if (st.st_uid == geteuid() && (st.st_mode & 077) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0)
+		chmod(dir, 0700);
+	else if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		log_warn("socket directory %s is not private to us; relying "
+			 "on the socket's own mode and the peer check",
+			 dir);
+	return P11A_OK;
+}
+
+/* A socket file already at the path: replace it only if nobody answers. */
+static int
+listener_clear_stale(const struct listener *l)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, live;
+
+	if (lstat(l->path, &st) != 0)
+		return errno == ENOENT ? P11A_OK : P11A_ERR_IO;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("%s exists and is not a socket", l->path);
+		return P11A_ERR_INVALID_ARGUMENT;
+	}
+	memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return P11A_ERR_IO;
+	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	if (live) {
+		log_error("an agent is already running at %s", l->path);
+		return P11A_ERR_BUSY;
+	}
+	log_info("replacing stale socket %s", l->path);
+	unlink(l->path);
+	return P11A_OK;
+}
+
+static int
+listener_bind(struct listener *l)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	mode_t old;
+	int r;
+
+	if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    0)) < 0)
+		return P11A_ERR_IO;
+	memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
+	/* no window in which the socket exists with a wider mode */
+	old = umask(0177);
+	r = bind(l->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r != 0 || listen(l->fd, 128) != 0) {
+		log_error("cannot listen on %s: %s", l->path, strerror(errno));
+		close(l->fd);
+		l->fd = -1;
+		return P11A_ERR_IO;
+	}
+	return P11A_OK;
+}
+
+int
+listener_open(const char *path, struct listener *l)
+{
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	if (path != NULL) {
+		if (strlen(path) >= sizeof(l->path)) {
+			log_error("socket path too long: %s", path);
+			return P11A_ERR_INVALID_ARGUMENT;
+		}
+		snprintf(l->path, sizeof(l->path), "%s", path);
+	} else if ((r = listener_default_path(l)) != P11A_OK) {
+		return r;
+	}
+	if ((r = listener_prepare_dir(l)) != P11A_OK ||
+	    (r = listener_clear_stale(l)) != P11A_OK)
+		return r;
+	return listener_bind(l);
+}
+
+void
+listener_close(struct listener *l)
+{
+	if (l->fd >= 0) {
+		close(l->fd);
+		unlink(l->path);
+	}
+	if (l->dir[0] != '\0')
+		rmdir(l->dir);
+	l->fd = -1;
+}

@@ -1,0 +1,261 @@
+/*
+ * p11agentd: holds PKCS#11 tokens and signs for clients over a Unix
+ * socket, as ssh-agent does for SSH keys.  Start-up order matters: the
+ * socket is bound and the PIN asked for before daemonising, and modules
+ * are initialised only after the fork (PKCS#11 state does not survive
+ * fork).  docs/DESIGN.md describes the threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "identity.h"
+#include "jobs.h"
+#include "listen.h"
+#include "log.h"
+#include "p11agent/error.h"
+#include "server.h"
+
+static void
+print_env(const struct agent_options *opt, const char *path, pid_t pid)
+{
+	if (opt->csh) {
+		printf("setenv P11AGENT_SOCK %s;\nsetenv P11AGENT_PID %d;\n",
+		       path, (int)pid);
+	} else {
+		printf("P11AGENT_SOCK=%s; export P11AGENT_SOCK;\n"
+		       "P11AGENT_PID=%d; export P11AGENT_PID;\n",
+		       path, (int)pid);
+	}
+	printf("echo Agent pid %d;\n", (int)pid);
+	fflush(stdout);
+}
+
+/* -k: stop the agent at $P11AGENT_SOCK, found by its socket's peer pid. */
+static int
+kill_agent(const struct agent_options *opt)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = getenv("P11AGENT_SOCK");
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cr;
+	int fd;
+
+	if (path == NULL || strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "p11agentd: P11AGENT_SOCK is not set\n");
+		return 1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		fprintf(stderr, "p11agentd: no agent at %s\n", path);
+		return 1;
+	}
+	close(fd);
+	if (kill(cr.pid, SIGTERM) != 0) {
+		fprintf(stderr, "p11agentd: kill %d: %s\n", (int)cr.pid,
+			strerror(errno));
+		return 1;
+	}
+	if (opt->csh)
+		printf("unsetenv P11AGENT_SOCK;\nunsetenv P11AGENT_PID;\n");
+	else
+		printf("unset P11AGENT_SOCK;\nunset P11AGENT_PID;\n");
+	printf("echo Agent pid %d killed;\n", (int)cr.pid);
+	return 0;
+}
+
+/*
+ * Detach.  The parent waits until the child reports that it is serving
+ * (or failed), so `eval "$(p11agentd)"` only exports a working socket.
+ * Returns in the child with *ready_fd set; exits in the parent.
+ */
+static void
+daemonize(const struct agent_options *opt, const char *path, int *ready_fd)
+{
+	int p[2], devnull;
+	char status = 1;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
+		perror("p11agentd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1 || status != 0) {
+			fprintf(stderr, "p11agentd: agent failed to start "
+					"(see syslog)\n");
+			exit(1);
+		}
+		print_env(opt, path, pid);
+		exit(0);
+	}
+	close(p[0]);
+	setsid();
+	if (chdir("/") != 0)
+		exit(1);
+	if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+	*ready_fd = p[1];
+}
+
+static void
+report_ready(int ready_fd, char status)
+{
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, &status, 1) != 1)
+		log_warn("cannot report readiness to the parent");
+	close(ready_fd);
+}
+
+/* The PIN every token without its own PIN source logs in with. */
+static int
+read_global_pin(const struct agent_options *opt, struct pin *pin)
+{
+	if (opt->pin_source != NULL)
+		return pin_from_source(opt->pin_source, pin);
+	if (isatty(STDIN_FILENO))
+		return pin_from_tty("PIN for the tokens: ", pin);
+	return P11A_OK;
+}
+
+static unsigned
+default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+}
+
+/* Sessions, first login, identities and workers for one token. */
+static int
+token_start(struct token *t, const struct pin *global_pin, unsigned workers)
+{
+	struct pin own = {0};
+	int r;
+
+	if ((r = registry_token_pin(t, &own)) != P11A_OK)
+		return r;
+	if (own.value == NULL && global_pin->value != NULL)
+		r = pin_set(&own, global_pin->value, global_pin->len);
+	if (r == P11A_OK && own.value != NULL)
+		r = token_set_pin(t, own.value, own.len);
+	pin_clear(&own);
+	if (r != P11A_OK)
+		return r;
+	if ((r = token_open_sessions(t, workers)) != P11A_OK)
+		return r;
+	/* a refused or missing PIN leaves the token locked, not fatal */
+	token_login(t, t->sessions[0]);
+	return jobs_start(t);
+}
+
+static int
+agent_start_tokens(struct agent *a, const struct pin *global_pin)
+{
+	const struct agent_options *opt = a->opt;
+	unsigned workers = opt->workers ? opt->workers : default_workers();
+	int r;
+
+	if ((r = registry_init(opt->identities, opt->n_identities)) != P11A_OK ||
+	    (r = modules_load(opt, &a->modules)) != P11A_OK)
+		return r;
+	if (a->modules.n_tokens == 0)
+		log_warn("no token found; serving an empty identity list");
+	for (size_t i = 0; i < a->modules.n_tokens; i++)
+		if ((r = token_start(a->modules.tokens[i], global_pin,
+				     workers)) != P11A_OK)
+			return r;
+	return P11A_OK;
+}
+
+static void
+agent_stop_tokens(struct agent *a)
+{
+	struct module_set *ms = &a->modules;
+
+	for (size_t i = 0; i < ms->n_tokens; i++) {
+		struct token *t = ms->tokens[i];
+
+		jobs_stop(t);
+		if (t->n_sessions > 0 && token_get_state(t) == TOKEN_READY)
+			token_logout(t, t->sessions[0]);
+		token_close_sessions(t);
+	}
+	registry_free();
+	modules_unload(ms);
+}
+
+static void
+block_signals(void)
+{
+	sigset_t mask;
+
+	/* before any thread exists, so only the event loop sees them */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct agent_options opt;
+	struct agent a = {0};
+	struct listener l;
+	struct pin pin = {0};
+	int r, ready_fd = -1;
+
+	if ((r = options_parse(argc, argv, &opt)) != 0)
+		return r > 0 ? 0 : 2;
+	if (opt.kill_agent)
+		return kill_agent(&opt);
+	log_init("p11agentd", 0, (enum log_level)opt.log_level);
+	if (read_global_pin(&opt, &pin) != P11A_OK ||
+	    listener_open(opt.socket_path, &l) != P11A_OK) {
+		pin_clear(&pin);
+		return 1;
+	}
+	if (!opt.foreground) {
+		daemonize(&opt, l.path, &ready_fd);
+		log_init("p11agentd", 1, (enum log_level)opt.log_level);
+	}
+	block_signals();
+	a.opt = &opt;
+	a.started = time(NULL);
+	r = agent_start_tokens(&a, &pin);
+	pin_clear(&pin);
+	if (r != P11A_OK) {
+		log_error("start-up failed: %s", p11a_strerror(r));
+		report_ready(ready_fd, 1);
+		agent_stop_tokens(&a);
+		listener_close(&l);
+		return 1;
+	}
+	report_ready(ready_fd, 0);
+	if (opt.foreground)
+		print_env(&opt, l.path, getpid());
+	log_info("listening on %s", l.path);
+	r = server_run(&a, l.fd);
+	listener_close(&l);
+	agent_stop_tokens(&a);
+	log_info("stopped");
+	return r == P11A_OK ? 0 : 1;
+}

@@ -1,0 +1,162 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void
+options_usage(FILE *f)
+{
+	fputs("usage: p11agentd [options]\n"
+	      "  -f, --foreground          stay attached, log to stderr\n"
+	      "  -a, --socket PATH         listen here (default "
+	      "$XDG_RUNTIME_DIR/p11agent/agent.sock)\n"
+	      "  -m, --module PATH         load this PKCS#11 module "
+	      "(repeatable; default: p11-kit's modules)\n"
+	      "  -i, --identity URI        use keys matching this pkcs11: URI "
+	      "(repeatable)\n"
+	      "  -p, --pin-source SRC      file:PATH or env:VAR\n"
+	      "  -w, --workers N           worker threads (sessions) per "
+	      "token\n"
+	      "  -u, --allow-uid UID       also accept clients of this uid "
+	      "(repeatable)\n"
+	      "  -l, --log-level LEVEL     error, warn, info or debug\n"
+	      "  -c                        print csh-style commands\n"
+	      "  -s                        print Bourne shell commands "
+	      "(default)\n"
+	      "  -k                        kill the agent at $P11AGENT_SOCK\n"
+	      "  -h, --help, -V, --version\n",
+	      f);
+}
+
+static int
+options_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *out > max)
+		return -1;
+	return 0;
+}
+
+static int
+options_append(const char **list, size_t *n, const char *v, const char *what)
+{
+	if (*n >= AGENT_MAX_LIST) {
+		fprintf(stderr, "p11agentd: too many %s options (max %d)\n",
+			what, AGENT_MAX_LIST);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 0;
+}
+
+static int
+options_apply(int c, const char *arg, struct agent_options *opt)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 'f':
+		opt->foreground = 1;
+		return 0;
+	case 'a':
+		opt->socket_path = arg;
+		return 0;
+	case 'm':
+		return options_append(opt->modules, &opt->n_modules, arg,
+				      "--module");
+	case 'i':
+		if (strncmp(arg, "pkcs11:", 7) != 0) {
+			fprintf(stderr, "p11agentd: --identity needs a "
+					"pkcs11: URI, not '%s'\n", arg);
+			return -1;
+		}
+		return options_append(opt->identities, &opt->n_identities, arg,
+				      "--identity");
+	case 'p':
+		opt->pin_source = arg;
+		return 0;
+	case 'w':
+		if (options_parse_uint(arg, 64, &v) != 0 || v == 0) {
+			fprintf(stderr, "p11agentd: --workers wants 1..64\n");
+			return -1;
+		}
+		opt->workers = (unsigned)v;
+		return 0;
+	case 'u':
+		if (opt->n_allow_uids >= AGENT_MAX_LIST ||
+		    options_parse_uint(arg, (uid_t)-2, &v) != 0) {
+			fprintf(stderr, "p11agentd: bad --allow-uid '%s'\n",
+				arg);
+			return -1;
+		}
+		opt->allow_uids[opt->n_allow_uids++] = (uid_t)v;
+		return 0;
+	case 'l':
+		if ((opt->log_level = log_level_parse(arg)) < 0) {
+			fprintf(stderr, "p11agentd: unknown log level '%s'\n",
+				arg);
+			return -1;
+		}
+		return 0;
+	case 'c':
+		opt->csh = 1;
+		return 0;
+	case 's':
+		opt->csh = 0;
+		return 0;
+	case 'k':
+		opt->kill_agent = 1;
+		return 0;
+	default:
+		options_usage(stderr);
+		return -1;
+	}
+}
+
+int
+options_parse(int argc, char **argv, struct agent_options *opt)
+{
+	static const struct option longopts[] = {
+		{"foreground", no_argument, NULL, 'f'},
+		{"socket", required_argument, NULL, 'a'},
+		{"module", required_argument, NULL, 'm'},
+		{"identity", required_argument, NULL, 'i'},
+		{"pin-source", required_argument, NULL, 'p'},
+		{"workers", required_argument, NULL, 'w'},
+		{"allow-uid", required_argument, NULL, 'u'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	int c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->log_level = LOG_LEVEL_INFO;
+	while ((c = getopt_long(argc, argv, "fa:m:i:p:w:u:l:cskhV", longopts,
+				NULL)) != -1) {
+		if (c == 'h') {
+			options_usage(stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf("p11agentd %s\n", P11A_VERSION);
+			return 1;
+		}
+		if (options_apply(c, optarg, opt) != 0)
+			return -1;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "p11agentd: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * p11agentd's command line, parsed into one configuration struct that
+ * the rest of the agent reads and never modifies.
+ */
+#ifndef P11A_AGENT_OPTIONS_H
+#define P11A_AGENT_OPTIONS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define AGENT_MAX_LIST 32
+
+struct agent_options {
+	const char *modules[AGENT_MAX_LIST]; /* --module; none: p11-kit's */
+	size_t n_modules;
+	const char *identities[AGENT_MAX_LIST]; /* --identity URIs */
+	size_t n_identities;
+	uid_t allow_uids[AGENT_MAX_LIST]; /* --allow-uid, beyond our own */
+	size_t n_allow_uids;
+	const char *pin_source; /* --pin-source */
+	const char *socket_path; /* --socket; NULL: default */
+	int foreground;
+	int csh;	  /* -c: print csh commands */
+	int kill_agent;	  /* -k */
+	unsigned workers; /* per token; 0: one per CPU */
+	int log_level;
+};
+
+/*
+ * Parse argv.  Returns 0 to go on, 1 when it printed help or the
+ * version (exit 0), -1 on a usage error (already reported; exit 2).
+ */
+int options_parse(int argc, char **argv, struct agent_options *opt);
+
+#endif

@@ -1,0 +1,125 @@
+#include "pin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "p11agent/error.h"
+
+#define PIN_MAX 256
+
+int
+pin_set(struct pin *dst, const void *value, size_t len)
+{
+	pin_clear(dst);
+	if (len > PIN_MAX || memchr(value, '\0', len) != NULL)
+		return P11A_ERR_BAD_INPUT;
+	if ((dst->value = malloc(len + 1)) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	memcpy(dst->value, value, len);
+	dst->value[len] = '\0';
+	dst->len = len;
+	return P11A_OK;
+}
+
+void
+pin_clear(struct pin *p)
+{
+	if (p->value != NULL) {
+		OPENSSL_cleanse(p->value, p->len);
+		free(p->value);
+	}
+	p->value = NULL;
+	p->len = 0;
+}
+
+/* Keep the first line of a buffer, without its line ending. */
+static size_t
+pin_first_line(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && s[n] != '\n' && s[n] != '\r')
+		n++;
+	return n;
+}
+
+static int
+pin_from_file(const char *path, struct pin *out)
+{
+	char line[PIN_MAX + 2];
+	size_t n;
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		log_error("cannot open PIN file %s: %s", path, strerror(errno));
+		return P11A_ERR_INVALID_ARGUMENT;
+	}
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	r = pin_set(out, line, pin_first_line(line, n));
+	OPENSSL_cleanse(line, sizeof(line));
+	if (r != P11A_OK)
+		log_error("PIN file %s holds no usable PIN", path);
+	return r;
+}
+
+static int
+pin_from_env(const char *var, struct pin *out)
+{
+	const char *v = getenv(var);
+
+	if (v == NULL) {
+		log_error("PIN source: environment variable %s is not set", var);
+		return P11A_ERR_INVALID_ARGUMENT;
+	}
+	return pin_set(out, v, strlen(v));
+}
+
+int
+pin_from_source(const char *source, struct pin *out)
+{
+	if (strncmp(source, "file:", 5) == 0)
+		return pin_from_file(source + 5, out);
+	if (strncmp(source, "env:", 4) == 0)
+		return pin_from_env(source + 4, out);
+	if (source[0] == '/')
+		return pin_from_file(source, out);
+	log_error("unknown PIN source '%s' (use file:PATH or env:VAR)", source);
+	return P11A_ERR_INVALID_ARGUMENT;
+}
+
+int
+pin_from_tty(const char *prompt, struct pin *out)
+{
+	struct termios saved, quiet;
+	char line[PIN_MAX + 2];
+	int r = P11A_ERR_IO;
+	FILE *tty;
+
+	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
+		return P11A_ERR_IO;
+	if (tcgetattr(fileno(tty), &saved) != 0)
+		goto out;
+	quiet = saved;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	fputs(prompt, tty);
+	fflush(tty);
+	if (tcsetattr(fileno(tty), TCSAFLUSH, &quiet) != 0)
+		goto out;
+	if (fgets(line, sizeof(line), tty) != NULL)
+		r = pin_set(out, line, pin_first_line(line, strlen(line)));
+	tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+	fputc('\n', tty);
+out:
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(tty);
+	return r;
+}

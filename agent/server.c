@@ -1,0 +1,260 @@
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "dispatch.h"
+#include "jobs.h"
+#include "log.h"
+#include "p11agent/error.h"
+
+#define READ_CHUNK 16384
+#define MAX_EVENTS 64
+#define DRAIN_TIMEOUT_MS 2000
+
+struct server {
+	struct agent *agent;
+	int epfd;
+	int listen_fd;
+	int signal_fd;
+	struct conn *conns; /* every open connection */
+};
+
+/* epoll data for the two descriptors that are not connections */
+static char listen_tag, signal_tag;
+
+static int
+server_peer_allowed(const struct server *s, const struct ucred *cr)
+{
+	const struct agent_options *opt = s->agent->opt;
+
+	/* like ssh-agent: our own uid, and root, who can read us anyway */
+	if (cr->uid == geteuid() || cr->uid == 0)
+		return 1;
+	for (size_t i = 0; i < opt->n_allow_uids; i++)
+		if (opt->allow_uids[i] == cr->uid)
+			return 1;
+	return 0;
+}
+
+static void
+server_unlink(struct server *s, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+server_drop(struct server *s, struct conn *c)
+{
+	conn_close(c);
+	server_unlink(s, c);
+	atomic_fetch_sub(&s->agent->connections, 1);
+	conn_unref(c);
+}
+
+static void
+server_accept_one(struct server *s, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cr;
+	struct conn *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		log_warn("SO_PEERCRED: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (!server_peer_allowed(s, &cr)) {
+		log_warn("refused client pid %d: uid %u is not allowed",
+			 (int)cr.pid, (unsigned)cr.uid);
+		close(fd);
+		return;
+	}
+	if ((c = conn_new(fd, s->epfd)) == NULL) {
+		close(fd);
+		return;
+	}
+	c->pid = cr.pid;
+	c->uid = cr.uid;
+	c->gid = cr.gid;
+	ev.data.ptr = c;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		conn_unref(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	atomic_fetch_add(&s->agent->connections, 1);
+	log_debug("client pid %d uid %u connected", (int)cr.pid,
+		  (unsigned)cr.uid);
+}
+
+static void
+server_accept(struct server *s)
+{
+	int fd;
+
+	while ((fd = accept4(s->listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+		server_accept_one(s, fd);
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_warn("accept: %s", strerror(errno));
+}
+
+/* Frames that arrived; non-zero means close the connection. */
+static int
+server_process_frames(struct server *s, struct conn *c)
+{
+	struct p11a_frame f;
+	int r;
+
+	for (;;) {
+		r = p11a_frame_next(&c->in, P11A_MAX_FRAME, &f);
+		if (r == P11A_ERR_INCOMPLETE)
+			break;
+		if (r != P11A_OK) {
+			conn_send_error(c, 0, r, p11a_strerror(r));
+			log_info("client pid %d: %s; closing", (int)c->pid,
+				 p11a_strerror(r));
+			return r;
+		}
+		if ((r = dispatch_frame(s->agent, c, &f)) != P11A_OK) {
+			log_info("client pid %d: %s; closing", (int)c->pid,
+				 p11a_strerror(r));
+			return r;
+		}
+	}
+	p11a_buf_compact(&c->in);
+	return P11A_OK;
+}
+
+/* Read what the socket holds; non-zero means close the connection. */
+static int
+server_read(struct server *s, struct conn *c)
+{
+	uint8_t *p;
+	ssize_t n;
+
+	for (;;) {
+		p11a_buf_compact(&c->in);
+		if (p11a_buf_reserve(&c->in, READ_CHUNK, &p) != P11A_OK &&
+		    p11a_buf_reserve(&c->in, 1, &p) != P11A_OK)
+			return P11A_ERR_FRAME_TOO_LARGE;
+		n = recv(c->fd, p, READ_CHUNK, MSG_DONTWAIT);
+		if (n == 0)
+			return P11A_ERR_IO;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return P11A_OK;
+			return P11A_ERR_IO;
+		}
+		p11a_buf_commit(&c->in, (size_t)n);
+		if (server_process_frames(s, c) != P11A_OK)
+			return P11A_ERR_PROTOCOL;
+	}
+}
+
+static void
+server_on_conn(struct server *s, struct conn *c, uint32_t events)
+{
+	if (events & EPOLLOUT)
+		conn_on_writable(c);
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (server_read(s, c) != P11A_OK)
+			server_drop(s, c);
+	}
+}
+
+static int
+server_setup(struct server *s, struct agent *a, int listen_fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t mask;
+
+	memset(s, 0, sizeof(*s));
+	s->agent = a;
+	s->listen_fd = listen_fd;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
+	    (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return P11A_ERR_IO;
+	ev.data.ptr = &listen_tag;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
+		return P11A_ERR_IO;
+	ev.data.ptr = &signal_tag;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->signal_fd, &ev) != 0)
+		return P11A_ERR_IO;
+	return P11A_OK;
+}
+
+/* Requests already queued are answered before the connections close. */
+static void
+server_shutdown(struct server *s)
+{
+	struct module_set *ms = &s->agent->modules;
+
+	for (size_t i = 0; i < ms->n_tokens; i++)
+		jobs_stop(ms->tokens[i]);
+	while (s->conns != NULL) {
+		conn_drain(s->conns, DRAIN_TIMEOUT_MS);
+		server_drop(s, s->conns);
+	}
+	close(s->epfd);
+	close(s->signal_fd);
+}
+
+int
+server_run(struct agent *a, int listen_fd)
+{
+	struct epoll_event events[MAX_EVENTS];
+	struct server s;
+	int n, stop = 0;
+
+	if (server_setup(&s, a, listen_fd) != P11A_OK) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		return P11A_ERR_IO;
+	}
+	while (!stop) {
+		n = epoll_wait(s.epfd, events, MAX_EVENTS, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = events[i].data.ptr;
+
+			if (tag == &signal_tag)
+				stop = 1;
+			else if (tag == &listen_tag)
+				server_accept(&s);
+			else
+				server_on_conn(&s, tag, events[i].events);
+		}
+	}
+	log_info("shutting down");
+	server_shutdown(&s);
+	return P11A_OK;
+}

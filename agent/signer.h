@@ -1,0 +1,37 @@
+/*
+ * One signature on a token session, in the form a TLS CertificateVerify
+ * carries: the agent hashes (unless given a digest), wraps the input for
+ * the mechanism, calls C_SignInit/C_Sign and converts ECDSA output to DER.
+ */
+#ifndef P11A_AGENT_SIGNER_H
+#define P11A_AGENT_SIGNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "scheme.h"
+#include "token.h"
+
+/* Large enough for RSA-8192 and for DER ECDSA on P-521. */
+#define SIGNER_MAX_SIG 1100
+
+/*
+ * Whether the identity can make this signature from this input: the
+ * checks done before a request is queued, so that a bad request is
+ * answered at once.  Returns a p11a_err.
+ */
+int signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
+		 uint32_t flags, size_t data_len);
+
+/*
+ * Sign on session s.  *rv_out receives the PKCS#11 result for logging and
+ * retry decisions.  Returns a p11a_err.
+ */
+int signer_sign(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+		const struct p11a_scheme_info *sc, uint32_t flags,
+		const uint8_t *data, size_t len, uint8_t *out, size_t *out_len,
+		CK_RV *rv_out);
+
+#endif

@@ -1,0 +1,198 @@
+#include "token.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "identity.h"
+#include "jobs.h"
+#include "log.h"
+#include "p11agent/error.h"
+
+enum token_state
+token_get_state(struct token *t)
+{
+	return (enum token_state)atomic_load(&t->state);
+}
+
+int
+token_error_from_rv(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_OK:
+		return P11A_OK;
+	case CKR_USER_NOT_LOGGED_IN:
+		return P11A_ERR_LOCKED;
+	case CKR_PIN_INCORRECT:
+	case CKR_PIN_INVALID:
+	case CKR_PIN_LEN_RANGE:
+		return P11A_ERR_PIN_INCORRECT;
+	case CKR_PIN_LOCKED:
+	case CKR_PIN_EXPIRED:
+		return P11A_ERR_PIN_LOCKED;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+		return P11A_ERR_TOKEN_NOT_PRESENT;
+	case CKR_MECHANISM_INVALID:
+	case CKR_MECHANISM_PARAM_INVALID:
+	case CKR_KEY_TYPE_INCONSISTENT:
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+		return P11A_ERR_SCHEME_UNSUPPORTED;
+	case CKR_HOST_MEMORY:
+		return P11A_ERR_NO_MEMORY;
+	default:
+		return P11A_ERR_TOKEN;
+	}
+}
+
+int
+token_open_sessions(struct token *t, unsigned n)
+{
+	CK_ULONG limit = t->info.ulMaxSessionCount;
+	CK_RV rv;
+
+	/* stay inside the token's own limit, keeping one for other users */
+	if (limit != CK_EFFECTIVELY_INFINITE &&
+	    limit != CK_UNAVAILABLE_INFORMATION && limit > 0) {
+		CK_ULONG room = limit > 1 ? limit - 1 : 1;
+
+		if (n > room)
+			n = (unsigned)room;
+	}
+	if ((t->sessions = calloc(n, sizeof(*t->sessions))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	for (t->n_sessions = 0; t->n_sessions < n; t->n_sessions++) {
+		rv = t->module->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL,
+					      NULL,
+					      &t->sessions[t->n_sessions]);
+		if (rv == CKR_OK)
+			continue;
+		log_error("token %s: C_OpenSession: %s", t->label,
+			  p11_kit_strerror(rv));
+		/* fewer sessions than asked is fine, none is not */
+		if (t->n_sessions == 0)
+			return token_error_from_rv(rv);
+		break;
+	}
+	return P11A_OK;
+}
+
+void
+token_close_sessions(struct token *t)
+{
+	for (unsigned i = 0; i < t->n_sessions; i++)
+		t->module->C_CloseSession(t->sessions[i]);
+	free(t->sessions);
+	t->sessions = NULL;
+	t->n_sessions = 0;
+}
+
+static int
+token_pin_refused(CK_RV rv)
+{
+	int r = token_error_from_rv(rv);
+
+	return r == P11A_ERR_PIN_INCORRECT || r == P11A_ERR_PIN_LOCKED;
+}
+
+/* C_Login with a copy of the cached PIN, taken under the lock. */
+static CK_RV
+token_do_login(struct token *t, CK_SESSION_HANDLE s, unsigned *generation)
+{
+	struct pin pin = {0};
+	CK_RV rv;
+
+	pthread_mutex_lock(&t->lock);
+	*generation = t->generation;
+	if (!t->protected_auth && t->pin.value != NULL)
+		pin_set(&pin, t->pin.value, t->pin.len);
+	pthread_mutex_unlock(&t->lock);
+	if (!t->protected_auth && pin.value == NULL)
+		return CKR_USER_NOT_LOGGED_IN;
+	rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin.value,
+				pin.len);
+	pin_clear(&pin);
+	if (rv == CKR_USER_ALREADY_LOGGED_IN)
+		rv = CKR_OK;
+	return rv;
+}
+
+int
+token_login(struct token *t, CK_SESSION_HANDLE s)
+{
+	unsigned generation = 0;
+	CK_RV rv = CKR_OK;
+
+	if (t->login_required)
+		rv = token_do_login(t, s, &generation);
+	pthread_mutex_lock(&t->lock);
+	if (rv == CKR_OK && generation == t->generation) {
+		atomic_store(&t->state, TOKEN_READY);
+	} else if (token_pin_refused(rv)) {
+		/* retrying a wrong PIN would lock the card: wait for UNLOCK */
+		pin_clear(&t->pin);
+		atomic_store(&t->state, TOKEN_NEEDS_UNLOCK);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (rv == CKR_USER_NOT_LOGGED_IN) {
+		log_info("token %s: no PIN; locked until p11agent unlock",
+			 t->label);
+		return P11A_ERR_LOCKED;
+	}
+	if (rv != CKR_OK) {
+		log_error("token %s: login failed: %s", t->label,
+			  p11_kit_strerror(rv));
+		return token_error_from_rv(rv);
+	}
+	log_info("token %s: logged in", t->label);
+	return identities_discover(t, s);
+}
+
+void
+token_logout(struct token *t, CK_SESSION_HANDLE s)
+{
+	CK_RV rv;
+
+	if (!t->login_required)
+		return;
+	rv = t->module->C_Logout(s);
+	if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
+		log_warn("token %s: C_Logout: %s", t->label,
+			 p11_kit_strerror(rv));
+}
+
+void
+token_lock(struct token *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->generation++;
+	pin_clear(&t->pin);
+	if (t->login_required)
+		atomic_store(&t->state, TOKEN_LOCKED);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int
+token_set_pin(struct token *t, const void *pin, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = pin_set(&t->pin, pin, len);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+void
+token_free(struct token *t)
+{
+	if (t == NULL)
+		return;
+	pin_clear(&t->pin);
+	free(t->module_name);
+	free(t->uri);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}

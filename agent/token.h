@@ -1,0 +1,100 @@
+/*
+ * Tokens and the identities (signing keys) found on them.
+ *
+ * A token owns a fixed set of PKCS#11 sessions, one per worker thread
+ * (jobs.h), opened once and reused.  Its login state and cached PIN are
+ * guarded by its mutex; counters are atomics read by STATUS.
+ * Identities are created once and never freed before shutdown, so
+ * pointers to them stay valid while requests are in flight.
+ */
+#ifndef P11A_AGENT_TOKEN_H
+#define P11A_AGENT_TOKEN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "p11agent/protocol.h"
+#include "pin.h"
+
+struct job_queue;
+
+enum token_state {
+	TOKEN_READY,	    /* logged in (or no login needed) */
+	TOKEN_LOCKED,	    /* logged out by LOCK or never logged in */
+	TOKEN_NEEDS_UNLOCK  /* a login was refused: never retried alone */
+};
+
+struct token {
+	CK_FUNCTION_LIST *module;
+	char *module_name;
+	CK_INFO module_info;
+	CK_SLOT_ID slot;
+	CK_TOKEN_INFO info;
+	char label[33];		/* CK_TOKEN_INFO label, trimmed */
+	char *uri;		/* token URI for STATUS */
+	int login_required;
+	int protected_auth;
+
+	pthread_mutex_t lock;	/* pin, generation */
+	atomic_int state;	/* enum token_state, read without the lock */
+	struct pin pin;		/* cached PIN, wiped on LOCK */
+	unsigned generation;	/* bumped by LOCK: a login begun before it
+				   must not mark the token ready */
+
+	CK_SESSION_HANDLE *sessions; /* one per worker */
+	unsigned n_sessions;
+	struct job_queue *queue;
+
+	atomic_uint_fast64_t signs;
+	atomic_uint_fast64_t errors;
+	atomic_uint_fast64_t sign_usec;
+	atomic_uint identities;
+};
+
+struct identity {
+	struct token *token;
+	char id[33];		/* 32 hex characters */
+	atomic_ulong key;	/* CK_OBJECT_HANDLE of the private key */
+	uint8_t *ck_id;		/* CKA_ID */
+	size_t ck_id_len;
+	char *label;		/* CKA_LABEL */
+	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */
+	CK_OBJECT_CLASS class_private;
+	struct p11a_identity wire; /* what LIST sends; flags set per reply */
+};
+
+/* Whether SIGN may be queued for this token right now (atomic read). */
+enum token_state token_get_state(struct token *t);
+
+/*
+ * Open n sessions on the token (clamped to its session limit); called
+ * before the workers start.  Returns a p11a_err.
+ */
+int token_open_sessions(struct token *t, unsigned n);
+void token_close_sessions(struct token *t);
+
+/*
+ * Log in on session s with the token's cached PIN (or the protected
+ * path), then look up its identities (refreshing known key handles).  Runs on a worker
+ * thread or before the workers start.  A refused PIN is wiped and the
+ * token is marked NEEDS_UNLOCK: it is never retried by itself.
+ */
+int token_login(struct token *t, CK_SESSION_HANDLE s);
+/* Log out on session s (after token_lock()). */
+void token_logout(struct token *t, CK_SESSION_HANDLE s);
+/* Mark locked and wipe the cached PIN; never waits for the token. */
+void token_lock(struct token *t);
+/* Replace the cached PIN (UNLOCK) before a login job runs. */
+int token_set_pin(struct token *t, const void *pin, size_t len);
+
+/* Map a PKCS#11 return value onto our error codes. */
+int token_error_from_rv(CK_RV rv);
+
+void token_free(struct token *t);
+
+#endif
