@@ -71,8 +71,58 @@ sign_job_reply(struct sign_job *sj, int r, CK_RV rv, const uint8_t *sig,
 	conn_out_end(sj->conn);
 }
 
+/*
+ * Repair what a failed C_Sign says was lost, so the request can be tried
+ * once more: a session (reopen it, log in again), the login (a token
+ * reset; log in again with the cached PIN, which a refused PIN wipes, so
+ * this never loops), or the key handle (look the keys up again).
+ */
+static int
+sign_recover(struct token *t, struct token_session *s, CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+		return token_session_reopen(t, s) == P11A_OK &&
+		       token_login(t, s->h) == P11A_OK;
+	case CKR_USER_NOT_LOGGED_IN:
+		return token_get_state(t) == TOKEN_READY &&
+		       token_login(t, s->h) == P11A_OK;
+	case CKR_KEY_HANDLE_INVALID:
+	case CKR_OBJECT_HANDLE_INVALID:
+		return identities_discover(t, s->h) == P11A_OK;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+		token_set_present(t, 0);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
+	      uint8_t *sig, size_t *sig_len, CK_RV *rv)
+{
+	int r;
+
+	if (!atomic_load(&t->present))
+		return P11A_ERR_TOKEN_NOT_PRESENT;
+	if (token_get_state(t) != TOKEN_READY)
+		return P11A_ERR_LOCKED;
+	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
+			sj->flags, sj->data, sj->len, sig, sig_len, rv);
+	if (r == P11A_OK || *rv == CKR_OK || !sign_recover(t, s, *rv))
+		return r;
+	log_info("token %s: recovered from %s; retrying once", t->label,
+		 p11_kit_strerror(*rv));
+	return signer_sign(t, s->h, atomic_load(&sj->identity->key),
+			   sj->scheme, sj->flags, sj->data, sj->len, sig,
+			   sig_len, rv);
+}
+
 static void
-sign_job_run(struct job *j, struct token *t, CK_SESSION_HANDLE s)
+sign_job_run(struct job *j, struct token *t, struct token_session *s)
 {
 	struct sign_job *sj = (struct sign_job *)j;
 	uint8_t sig[SIGNER_MAX_SIG];
@@ -81,13 +131,11 @@ sign_job_run(struct job *j, struct token *t, CK_SESSION_HANDLE s)
 	CK_RV rv = CKR_OK;
 	int r;
 
+	/* answered by the monitor already (timed out while queued) */
+	if (atomic_load(&j->claimed))
+		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (token_get_state(t) != TOKEN_READY)
-		r = P11A_ERR_LOCKED;
-	else
-		r = signer_sign(t, s, atomic_load(&sj->identity->key),
-				sj->scheme, sj->flags, sj->data, sj->len, sig,
-				&sig_len, &rv);
+	r = sign_job_sign(sj, t, s, sig, &sig_len, &rv);
 	atomic_fetch_add(&t->sign_usec, usec_since(&t0));
 	atomic_fetch_add(r == P11A_OK ? &t->signs : &t->errors, 1);
 	if (r != P11A_OK)
@@ -95,9 +143,24 @@ sign_job_run(struct job *j, struct token *t, CK_SESSION_HANDLE s)
 			 sj->scheme->name, p11a_strerror(r),
 			 rv != CKR_OK ? ": " : "",
 			 rv != CKR_OK ? p11_kit_strerror(rv) : "");
-	sign_job_reply(sj, r, rv, sig, sig_len);
+	if (job_claim(j))
+		sign_job_reply(sj, r, rv, sig, sig_len);
+out:
+	job_done(t, j);
 	conn_unref(sj->conn);
 	free(sj);
+}
+
+/* Monitor thread: the token did not answer in time. */
+static void
+sign_job_expire(struct job *j)
+{
+	struct sign_job *sj = (struct sign_job *)j;
+
+	atomic_fetch_add(&sj->identity->token->errors, 1);
+	log_warn("token %s: request timed out", sj->identity->token->label);
+	conn_send_error(sj->conn, sj->req_id, P11A_ERR_TIMEOUT,
+			"the token did not answer in time");
 }
 
 static int
@@ -107,9 +170,9 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	struct p11a_sign_view v;
 	struct identity *id;
 	struct sign_job *sj;
+	const char *why;
 	int r;
 
-	(void)a;
 	if ((r = p11a_decode_sign(&f->payload, &v)) != P11A_OK)
 		return r;
 	if ((sc = p11a_scheme_find(v.scheme)) == NULL) {
@@ -117,9 +180,17 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 				"unknown signature scheme code");
 		return P11A_OK;
 	}
-	if ((r = registry_lookup(v.identity, v.identity_len, &id)) != P11A_OK ||
-	    (r = signer_check(id, sc, v.flags, v.data_len)) != P11A_OK) {
+	if ((r = registry_lookup(v.identity, v.identity_len, &id)) != P11A_OK) {
 		conn_send_error(c, f->id, r, p11a_strerror(r));
+		return P11A_OK;
+	}
+	if ((r = signer_check(id, sc, v.flags, v.data_len, &why)) != P11A_OK) {
+		conn_send_error(c, f->id, r, why);
+		return P11A_OK;
+	}
+	if (!atomic_load(&id->token->present)) {
+		conn_send_error(c, f->id, P11A_ERR_TOKEN_NOT_PRESENT,
+				"the token of this identity is not present");
 		return P11A_OK;
 	}
 	if (token_get_state(id->token) != TOKEN_READY) {
@@ -127,11 +198,13 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 				"agent is locked: unlock it first");
 		return P11A_OK;
 	}
-	if ((sj = malloc(sizeof(*sj) + v.data_len)) == NULL) {
+	if ((sj = calloc(1, sizeof(*sj) + v.data_len)) == NULL) {
 		conn_send_error(c, f->id, P11A_ERR_NO_MEMORY, "out of memory");
 		return P11A_OK;
 	}
 	sj->base.run = sign_job_run;
+	sj->base.expire = sign_job_expire;
+	sj->base.deadline_ms = jobs_now_ms() + a->opt->request_timeout_ms;
 	sj->conn = c;
 	sj->req_id = f->id;
 	sj->identity = id;
@@ -214,7 +287,7 @@ status_fill_token(struct token *t, struct p11a_token_status *ts)
 	ts->label = t->label;
 	ts->uri = t->uri;
 	ts->module = t->module_name;
-	ts->flags = P11A_TOKEN_PRESENT;
+	ts->flags = atomic_load(&t->present) ? P11A_TOKEN_PRESENT : 0;
 	if (st == TOKEN_READY)
 		ts->flags |= P11A_TOKEN_LOGGED_IN;
 	if (st == TOKEN_NEEDS_UNLOCK)
@@ -259,9 +332,9 @@ handle_status(struct agent *a, struct conn *c, struct p11a_frame *f)
 }
 
 static void
-logout_job_run(struct job *j, struct token *t, CK_SESSION_HANDLE s)
+logout_job_run(struct job *j, struct token *t, struct token_session *s)
 {
-	token_logout(t, s);
+	token_logout(t, s->h);
 	free(j);
 }
 
@@ -308,11 +381,11 @@ unlock_op_finish(struct unlock_op *op, int r)
 }
 
 static void
-login_job_run(struct job *j, struct token *t, CK_SESSION_HANDLE s)
+login_job_run(struct job *j, struct token *t, struct token_session *s)
 {
 	struct login_job *lj = (struct login_job *)j;
 
-	unlock_op_finish(lj->op, token_login(t, s));
+	unlock_op_finish(lj->op, token_login(t, s->h));
 	free(lj);
 }
 

@@ -23,18 +23,21 @@ static struct {
 	struct identity **items;
 	size_t n, cap;
 	P11KitUri **filters;
+	uint32_t *purposes;
 	size_t n_filters;
 } reg = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 int
-registry_init(const char *const *uris, size_t n)
+registry_init(const char *const *uris, const uint32_t *purposes, size_t n)
 {
 	int r;
 
 	if (n == 0)
 		return P11A_OK;
-	if ((reg.filters = calloc(n, sizeof(*reg.filters))) == NULL)
+	if ((reg.filters = calloc(n, sizeof(*reg.filters))) == NULL ||
+	    (reg.purposes = calloc(n, sizeof(*reg.purposes))) == NULL)
 		return P11A_ERR_NO_MEMORY;
+	memcpy(reg.purposes, purposes, n * sizeof(*purposes));
 	for (size_t i = 0; i < n; i++) {
 		if ((reg.filters[i] = p11_kit_uri_new()) == NULL)
 			return P11A_ERR_NO_MEMORY;
@@ -72,7 +75,9 @@ registry_free(void)
 	for (size_t i = 0; i < reg.n_filters; i++)
 		p11_kit_uri_free(reg.filters[i]);
 	free(reg.filters);
+	free(reg.purposes);
 	reg.filters = NULL;
+	reg.purposes = NULL;
 	reg.n_filters = 0;
 }
 
@@ -110,17 +115,20 @@ registry_token_pin(const struct token *t, struct pin *out)
 	return P11A_OK;
 }
 
+/* Whether an --identity URI selects the key; the first one sets flags. */
 static int
-identity_selected(const struct identity *id)
+identity_selected(struct identity *id)
 {
-	CK_ATTRIBUTE *attrs = (CK_ATTRIBUTE *)id->match_attrs;
-
 	if (reg.n_filters == 0)
 		return 1;
-	for (size_t i = 0; i < reg.n_filters; i++)
-		if (filter_matches_token(reg.filters[i], id->token) &&
-		    p11_kit_uri_match_attributes(reg.filters[i], attrs, 3))
-			return 1;
+	for (size_t i = 0; i < reg.n_filters; i++) {
+		if (!filter_matches_token(reg.filters[i], id->token) ||
+		    !p11_kit_uri_match_attributes(reg.filters[i],
+						  id->match_attrs, 3))
+			continue;
+		id->wire.flags = reg.purposes[i];
+		return 1;
+	}
 	return 0;
 }
 
@@ -430,7 +438,9 @@ registry_wire_list(struct p11a_identity **items, size_t *n)
 	}
 	for (size_t i = 0; i < reg.n; i++) {
 		(*items)[i] = reg.items[i]->wire;
-		if (token_get_state(reg.items[i]->token) == TOKEN_READY)
+		struct token *t = reg.items[i]->token;
+
+		if (token_get_state(t) == TOKEN_READY && atomic_load(&t->present))
 			(*items)[i].flags |= P11A_IDENTITY_AVAILABLE;
 	}
 	*n = reg.n;

@@ -13,8 +13,13 @@
 
 #include "token.h"
 
-/* Parse the --identity URIs (none: every key).  Returns a p11a_err. */
-int registry_init(const char *const *uris, size_t n);
+/*
+ * Parse the --identity URIs (none: every key); purposes[i] holds the
+ * identity flags (P11A_IDENTITY_TLS13_CLIENT_ONLY) that keys selected by
+ * uris[i] get.  Returns a p11a_err.
+ */
+int registry_init(const char *const *uris, const uint32_t *purposes,
+		  size_t n);
 void registry_free(void);
 
 /* Whether some --identity URI can match keys on this token. */

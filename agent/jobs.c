@@ -1,7 +1,9 @@
 #include "jobs.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "p11agent/error.h"
@@ -11,16 +13,33 @@ struct job_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t ready;
 	struct job *head, *tail;
+	struct job *tracked; /* jobs with a deadline, queued or running */
 	unsigned pending;
 	int stopping;
 	pthread_t *threads;
 	unsigned n_threads;
+	atomic_uint running; /* workers that have not exited */
 };
 
 struct worker_arg {
 	struct token *token;
 	unsigned index;
 };
+
+uint64_t
+jobs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int
+job_claim(struct job *j)
+{
+	return atomic_exchange(&j->claimed, 1) == 0;
+}
 
 static struct job *
 jobs_take(struct job_queue *q)
@@ -44,13 +63,17 @@ static void *
 jobs_worker(void *arg)
 {
 	struct token *t = ((struct worker_arg *)arg)->token;
-	CK_SESSION_HANDLE s = t->sessions[((struct worker_arg *)arg)->index];
+	struct token_session *s = &t->sessions[((struct worker_arg *)arg)->index];
+	struct job_queue *q = t->queue;
 	struct job *j;
 
 	free(arg);
 	/* a stopping queue still hands out what it holds, then NULL */
-	while ((j = jobs_take(t->queue)) != NULL)
+	while ((j = jobs_take(q)) != NULL) {
+		token_session_refresh(t, s);
 		j->run(j, t, s);
+	}
+	atomic_fetch_sub(&q->running, 1);
 	return NULL;
 }
 
@@ -63,8 +86,10 @@ jobs_spawn(struct token *t, unsigned index)
 		return P11A_ERR_NO_MEMORY;
 	arg->token = t;
 	arg->index = index;
+	atomic_fetch_add(&t->queue->running, 1);
 	if (pthread_create(&t->queue->threads[index], NULL, jobs_worker,
 			   arg) != 0) {
+		atomic_fetch_sub(&t->queue->running, 1);
 		free(arg);
 		return P11A_ERR_NO_MEMORY;
 	}
@@ -96,6 +121,16 @@ jobs_start(struct token *t)
 	return P11A_OK;
 }
 
+static void
+jobs_track_locked(struct job_queue *q, struct job *j)
+{
+	j->t_prev = NULL;
+	j->t_next = q->tracked;
+	if (q->tracked != NULL)
+		q->tracked->t_prev = j;
+	q->tracked = j;
+}
+
 int
 jobs_submit(struct token *t, struct job *j)
 {
@@ -103,6 +138,8 @@ jobs_submit(struct token *t, struct job *j)
 	int r = P11A_OK;
 
 	j->next = NULL;
+	j->t_prev = j->t_next = NULL;
+	atomic_store(&j->claimed, 0);
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		r = P11A_ERR_SHUTTING_DOWN;
@@ -113,10 +150,44 @@ jobs_submit(struct token *t, struct job *j)
 			q->head = j;
 		q->tail = j;
 		q->pending++;
+		if (j->deadline_ms != 0)
+			jobs_track_locked(q, j);
 		pthread_cond_signal(&q->ready);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return r;
+}
+
+void
+job_done(struct token *t, struct job *j)
+{
+	struct job_queue *q = t->queue;
+
+	if (j->deadline_ms == 0)
+		return;
+	pthread_mutex_lock(&q->lock);
+	if (j->t_prev != NULL)
+		j->t_prev->t_next = j->t_next;
+	else
+		q->tracked = j->t_next;
+	if (j->t_next != NULL)
+		j->t_next->t_prev = j->t_prev;
+	pthread_mutex_unlock(&q->lock);
+}
+
+void
+jobs_expire(struct token *t, uint64_t now_ms)
+{
+	struct job_queue *q = t->queue;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (struct job *j = q->tracked; j != NULL; j = j->t_next)
+		if (j->deadline_ms <= now_ms && j->expire != NULL &&
+		    job_claim(j))
+			j->expire(j);
+	pthread_mutex_unlock(&q->lock);
 }
 
 unsigned
@@ -132,17 +203,30 @@ jobs_pending(struct token *t)
 	return n;
 }
 
-void
-jobs_stop(struct token *t)
+int
+jobs_stop(struct token *t, int timeout_ms)
 {
 	struct job_queue *q = t->queue;
+	uint64_t until = jobs_now_ms() + (uint64_t)timeout_ms;
 
 	if (q == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = 1;
 	pthread_cond_broadcast(&q->ready);
 	pthread_mutex_unlock(&q->lock);
+	while (atomic_load(&q->running) > 0 && jobs_now_ms() < until) {
+		struct timespec pause = {0, 10 * 1000 * 1000};
+
+		nanosleep(&pause, NULL);
+	}
+	if (atomic_load(&q->running) > 0) {
+		/* a worker is stuck in the module: answer its clients, leave it */
+		log_error("token %s: a request is still inside the module; "
+			  "not waiting for it", t->label);
+		jobs_expire(t, UINT64_MAX);
+		return -1;
+	}
 	for (unsigned i = 0; i < q->n_threads; i++)
 		pthread_join(q->threads[i], NULL);
 	pthread_mutex_destroy(&q->lock);
@@ -150,4 +234,5 @@ jobs_stop(struct token *t)
 	free(q->threads);
 	free(q);
 	t->queue = NULL;
+	return 0;
 }

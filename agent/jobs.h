@@ -6,27 +6,51 @@
  * only enqueues and never waits for a token.  A job carries the function
  * that performs it on a worker's session; that function owns and frees
  * the job.
+ *
+ * A job with a deadline is tracked from submission until it is freed, so
+ * the monitor thread can answer it with a timeout while a hung token
+ * holds it.  Whoever answers a job first claims it (job_claim); the
+ * other side then stays silent.
  */
 #ifndef P11A_AGENT_JOBS_H
 #define P11A_AGENT_JOBS_H
 
-#include <p11-kit/pkcs11.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 struct token;
+struct token_session;
 
 struct job {
-	struct job *next;
-	/* perform the job on a session of the token, then free it */
-	void (*run)(struct job *j, struct token *t, CK_SESSION_HANDLE s);
+	struct job *next;	/* queue link */
+	struct job *t_prev, *t_next; /* tracking list (deadline jobs) */
+	/* perform the job on a session of the token, then job_done() */
+	void (*run)(struct job *j, struct token *t, struct token_session *s);
+	/* optional: answer a job whose deadline passed (after job_claim) */
+	void (*expire)(struct job *j);
+	uint64_t deadline_ms;	/* CLOCK_MONOTONIC ms; 0: none */
+	atomic_int claimed;
 };
 
 /* Start one worker per open session of the token. */
 int jobs_start(struct token *t);
 /* Queue a job; never blocks on the token.  P11A_ERR_SHUTTING_DOWN late. */
 int jobs_submit(struct token *t, struct job *j);
-/* Let the workers finish every queued job, then join them. */
-void jobs_stop(struct token *t);
-/* Jobs waiting (not yet taken by a worker), for STATUS and limits. */
+/*
+ * Stop taking jobs, let the workers finish the queue and join them,
+ * waiting at most timeout_ms.  Returns 0, or -1 if a worker is stuck
+ * in the module (the caller must then not finalise it).
+ */
+int jobs_stop(struct token *t, int timeout_ms);
+/* Jobs waiting (not yet taken by a worker). */
 unsigned jobs_pending(struct token *t);
+/* Answer every tracked job of the token whose deadline is before now. */
+void jobs_expire(struct token *t, uint64_t now_ms);
+/* 1 if the caller is the first to answer this job. */
+int job_claim(struct job *j);
+/* Stop tracking a finished job; the caller frees it afterwards. */
+void job_done(struct token *t, struct job *j);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t jobs_now_ms(void);
 
 #endif

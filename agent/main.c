@@ -20,6 +20,7 @@
 #include "jobs.h"
 #include "listen.h"
 #include "log.h"
+#include "monitor.h"
 #include "p11agent/error.h"
 #include "server.h"
 
@@ -161,7 +162,7 @@ token_start(struct token *t, const struct pin *global_pin, unsigned workers)
 	if ((r = token_open_sessions(t, workers)) != P11A_OK)
 		return r;
 	/* a refused or missing PIN leaves the token locked, not fatal */
-	token_login(t, t->sessions[0]);
+	token_login(t, t->sessions[0].h);
 	return jobs_start(t);
 }
 
@@ -172,7 +173,8 @@ agent_start_tokens(struct agent *a, const struct pin *global_pin)
 	unsigned workers = opt->workers ? opt->workers : default_workers();
 	int r;
 
-	if ((r = registry_init(opt->identities, opt->n_identities)) != P11A_OK ||
+	if ((r = registry_init(opt->identities, opt->purposes,
+				   opt->n_identities)) != P11A_OK ||
 	    (r = modules_load(opt, &a->modules)) != P11A_OK)
 		return r;
 	if (a->modules.n_tokens == 0)
@@ -189,12 +191,18 @@ agent_stop_tokens(struct agent *a)
 {
 	struct module_set *ms = &a->modules;
 
+	monitor_stop();
 	for (size_t i = 0; i < ms->n_tokens; i++) {
 		struct token *t = ms->tokens[i];
 
-		jobs_stop(t);
+		if (t->stuck || jobs_stop(t, 5000) != 0) {
+			/* finalising under a thread stuck in it could hang too */
+			log_error("leaving modules unfinalised: token %s hangs",
+				  t->label);
+			return;
+		}
 		if (t->n_sessions > 0 && token_get_state(t) == TOKEN_READY)
-			token_logout(t, t->sessions[0]);
+			token_logout(t, t->sessions[0].h);
 		token_close_sessions(t);
 	}
 	registry_free();
@@ -244,6 +252,12 @@ main(int argc, char **argv)
 	pin_clear(&pin);
 	if (r != P11A_OK) {
 		log_error("start-up failed: %s", p11a_strerror(r));
+		report_ready(ready_fd, 1);
+		agent_stop_tokens(&a);
+		listener_close(&l);
+		return 1;
+	}
+	if ((r = monitor_start(&a)) != P11A_OK) {
 		report_ready(ready_fd, 1);
 		agent_stop_tokens(&a);
 		listener_close(&l);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "p11agent/protocol.h"
 
 static void
 options_usage(FILE *f)
@@ -19,9 +20,17 @@ options_usage(FILE *f)
 	      "(repeatable; default: p11-kit's modules)\n"
 	      "  -i, --identity URI        use keys matching this pkcs11: URI "
 	      "(repeatable)\n"
+	      "  -P, --purpose PURPOSE     for the --identity before it: any "
+	      "(default)\n"
+	      "                            or tls13-client (signs only TLS 1.3 "
+	      "CertificateVerify)\n"
 	      "  -p, --pin-source SRC      file:PATH or env:VAR\n"
 	      "  -w, --workers N           worker threads (sessions) per "
 	      "token\n"
+	      "  -t, --request-timeout SEC a SIGN not answered by then gets "
+	      "TIMEOUT (30)\n"
+	      "  -T, --poll-interval MS    check token presence this often "
+	      "(1000)\n"
 	      "  -u, --allow-uid UID       also accept clients of this uid "
 	      "(repeatable)\n"
 	      "  -l, --log-level LEVEL     error, warn, info or debug\n"
@@ -57,6 +66,30 @@ options_append(const char **list, size_t *n, const char *v, const char *what)
 	return 0;
 }
 
+/* --purpose qualifies the --identity given just before it */
+static int
+options_purpose(const char *arg, struct agent_options *opt)
+{
+	uint32_t flags;
+
+	if (strcmp(arg, "any") == 0) {
+		flags = 0;
+	} else if (strcmp(arg, "tls13-client") == 0) {
+		flags = P11A_IDENTITY_TLS13_CLIENT_ONLY;
+	} else {
+		fprintf(stderr, "p11agentd: unknown purpose '%s' (any, "
+				"tls13-client)\n", arg);
+		return -1;
+	}
+	if (opt->n_identities == 0) {
+		fprintf(stderr, "p11agentd: --purpose must follow the "
+				"--identity it applies to\n");
+		return -1;
+	}
+	opt->purposes[opt->n_identities - 1] = flags;
+	return 0;
+}
+
 static int
 options_apply(int c, const char *arg, struct agent_options *opt)
 {
@@ -80,6 +113,8 @@ options_apply(int c, const char *arg, struct agent_options *opt)
 		}
 		return options_append(opt->identities, &opt->n_identities, arg,
 				      "--identity");
+	case 'P':
+		return options_purpose(arg, opt);
 	case 'p':
 		opt->pin_source = arg;
 		return 0;
@@ -89,6 +124,22 @@ options_apply(int c, const char *arg, struct agent_options *opt)
 			return -1;
 		}
 		opt->workers = (unsigned)v;
+		return 0;
+	case 't':
+		if (options_parse_uint(arg, 3600, &v) != 0 || v == 0) {
+			fprintf(stderr, "p11agentd: --request-timeout wants "
+					"1..3600 seconds\n");
+			return -1;
+		}
+		opt->request_timeout_ms = (unsigned)v * 1000u;
+		return 0;
+	case 'T':
+		if (options_parse_uint(arg, 3600000, &v) != 0 || v < 10) {
+			fprintf(stderr, "p11agentd: --poll-interval wants "
+					"10..3600000 ms\n");
+			return -1;
+		}
+		opt->poll_interval_ms = (unsigned)v;
 		return 0;
 	case 'u':
 		if (opt->n_allow_uids >= AGENT_MAX_LIST ||
@@ -130,8 +181,11 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 		{"module", required_argument, NULL, 'm'},
 		{"identity", required_argument, NULL, 'i'},
 		{"pin-source", required_argument, NULL, 'p'},
+		{"purpose", required_argument, NULL, 'P'},
 		{"workers", required_argument, NULL, 'w'},
 		{"allow-uid", required_argument, NULL, 'u'},
+		{"request-timeout", required_argument, NULL, 't'},
+		{"poll-interval", required_argument, NULL, 'T'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -140,7 +194,9 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 
 	memset(opt, 0, sizeof(*opt));
 	opt->log_level = LOG_LEVEL_INFO;
-	while ((c = getopt_long(argc, argv, "fa:m:i:p:w:u:l:cskhV", longopts,
+	opt->request_timeout_ms = 30000;
+	opt->poll_interval_ms = 1000;
+	while ((c = getopt_long(argc, argv, "fa:m:i:p:P:w:t:T:u:l:cskhV", longopts,
 				NULL)) != -1) {
 		if (c == 'h') {
 			options_usage(stdout);

@@ -6,6 +6,7 @@
 #define P11A_AGENT_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define AGENT_MAX_LIST 32
@@ -14,6 +15,7 @@ struct agent_options {
 	const char *modules[AGENT_MAX_LIST]; /* --module; none: p11-kit's */
 	size_t n_modules;
 	const char *identities[AGENT_MAX_LIST]; /* --identity URIs */
+	uint32_t purposes[AGENT_MAX_LIST]; /* identity flags per URI */
 	size_t n_identities;
 	uid_t allow_uids[AGENT_MAX_LIST]; /* --allow-uid, beyond our own */
 	size_t n_allow_uids;
@@ -23,6 +25,8 @@ struct agent_options {
 	int csh;	  /* -c: print csh commands */
 	int kill_agent;	  /* -k */
 	unsigned workers; /* per token; 0: one per CPU */
+	unsigned request_timeout_ms; /* --request-timeout */
+	unsigned poll_interval_ms;   /* --poll-interval: token presence */
 	int log_level;
 };
 

@@ -13,11 +13,13 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "monitor.h"
 #include "p11agent/error.h"
 
 #define READ_CHUNK 16384
 #define MAX_EVENTS 64
 #define DRAIN_TIMEOUT_MS 2000
+#define JOBS_STOP_TIMEOUT_MS 5000
 
 struct server {
 	struct agent *agent;
@@ -214,8 +216,10 @@ server_shutdown(struct server *s)
 {
 	struct module_set *ms = &s->agent->modules;
 
+	monitor_stop();
 	for (size_t i = 0; i < ms->n_tokens; i++)
-		jobs_stop(ms->tokens[i]);
+		if (jobs_stop(ms->tokens[i], JOBS_STOP_TIMEOUT_MS) != 0)
+			ms->tokens[i]->stuck = 1;
 	while (s->conns != NULL) {
 		conn_drain(s->conns, DRAIN_TIMEOUT_MS);
 		server_drop(s, s->conns);

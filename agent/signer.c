@@ -8,25 +8,74 @@
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
 
+/* 64 spaces, the label with its NUL, a hash of at most 48 bytes */
+#define TLS13_CONTENT_MAX (64 + 34 + 48)
+
+static int
+signer_has_scheme(const struct identity *id, uint16_t code)
+{
+	for (size_t i = 0; i < id->wire.n_schemes; i++)
+		if (id->wire.schemes[i] == code)
+			return 1;
+	return 0;
+}
+
+/* RFC 8446 4.2.3: no PKCS#1 v1.5 and no SHA-1 in TLS 1.3 signatures. */
+static int
+signer_tls13_scheme(const struct p11a_scheme_info *sc)
+{
+	return sc->mechanism != CKM_RSA_PKCS && sc->hash != P11A_HASH_SHA1;
+}
+
 int
 signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
-	     uint32_t flags, size_t data_len)
+	     uint32_t flags, size_t data_len, const char **why)
 {
-	size_t i;
+	const uint32_t known = P11A_SIGN_DIGEST | P11A_SIGN_TLS13_CLIENT_CV;
+	int tls13 = (flags & P11A_SIGN_TLS13_CLIENT_CV) != 0;
 
-	for (i = 0; i < id->wire.n_schemes; i++)
-		if (id->wire.schemes[i] == sc->code)
-			break;
-	if (i == id->wire.n_schemes)
+	*why = NULL;
+	if (!signer_has_scheme(id, sc->code)) {
+		*why = "scheme not supported by this key";
 		return P11A_ERR_SCHEME_UNSUPPORTED;
-	if (flags & ~(uint32_t)P11A_SIGN_DIGEST)
+	}
+	if ((flags & ~known) != 0 || (tls13 && (flags & P11A_SIGN_DIGEST))) {
+		*why = "unknown or conflicting SIGN flags";
 		return P11A_ERR_BAD_INPUT;
-	if (flags & P11A_SIGN_DIGEST) {
-		/* Ed25519 signs the message itself: there is no digest form */
-		if (sc->hash_len == 0 || data_len != sc->hash_len)
-			return P11A_ERR_BAD_INPUT;
+	}
+	if ((id->wire.flags & P11A_IDENTITY_TLS13_CLIENT_ONLY) && !tls13) {
+		*why = "this identity signs only TLS 1.3 client "
+		       "CertificateVerify content";
+		return P11A_ERR_DENIED;
+	}
+	if (tls13 && (!signer_tls13_scheme(sc) ||
+		      (data_len != 32 && data_len != 48))) {
+		*why = "TLS 1.3 form needs a 32- or 48-byte transcript hash "
+		       "and a PSS, ECDSA or EdDSA scheme";
+		return P11A_ERR_BAD_INPUT;
+	}
+	/* Ed25519 signs the message itself: there is no digest form */
+	if ((flags & P11A_SIGN_DIGEST) &&
+	    (sc->hash_len == 0 || data_len != sc->hash_len)) {
+		*why = "digest length does not match the scheme's hash";
+		return P11A_ERR_BAD_INPUT;
 	}
 	return P11A_OK;
+}
+
+/*
+ * RFC 8446 4.4.3: what a TLS 1.3 client signs.  The agent builds it, so a
+ * tls13-client identity never signs bytes a caller chose freely.
+ */
+static size_t
+signer_tls13_content(const uint8_t *hash, size_t hash_len, uint8_t *out)
+{
+	static const char label[] = "TLS 1.3, client CertificateVerify";
+
+	memset(out, 0x20, 64);
+	memcpy(out + 64, label, sizeof(label)); /* with its NUL */
+	memcpy(out + 64 + sizeof(label), hash, hash_len);
+	return 64 + sizeof(label) + hash_len;
 }
 
 /* The bytes handed to C_Sign for a scheme, built in buf when needed. */
@@ -69,13 +118,18 @@ signer_sign(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
 {
 	CK_RSA_PKCS_PSS_PARAMS pss = {sc->pss_hash, sc->pss_mgf, sc->hash_len};
 	CK_MECHANISM mech = {sc->mechanism, NULL, 0};
-	uint8_t buf[128], raw[SIGNER_MAX_SIG];
+	uint8_t buf[128], raw[SIGNER_MAX_SIG], content[TLS13_CONTENT_MAX];
 	CK_ULONG raw_len = sizeof(raw);
 	const uint8_t *in;
 	size_t in_len;
 	int r;
 
 	*rv_out = CKR_OK;
+	if (flags & P11A_SIGN_TLS13_CLIENT_CV) {
+		len = signer_tls13_content(data, len, content);
+		data = content;
+		flags &= ~(uint32_t)P11A_SIGN_TLS13_CLIENT_CV;
+	}
 	if ((r = signer_prepare(sc, flags, data, len, buf, sizeof(buf), &in,
 				&in_len)) != P11A_OK)
 		return r;

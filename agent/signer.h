@@ -20,10 +20,10 @@
 /*
  * Whether the identity can make this signature from this input: the
  * checks done before a request is queued, so that a bad request is
- * answered at once.  Returns a p11a_err.
+ * answered at once.  Returns a p11a_err and, on error, a message in *why.
  */
 int signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
-		 uint32_t flags, size_t data_len);
+		 uint32_t flags, size_t data_len, const char **why);
 
 /*
  * Sign on session s.  *rv_out receives the PKCS#11 result for logging and

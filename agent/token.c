@@ -47,6 +47,13 @@ token_error_from_rv(CK_RV rv)
 	}
 }
 
+static CK_RV
+token_open_one(struct token *t, CK_SESSION_HANDLE *h)
+{
+	return t->module->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
+					h);
+}
+
 int
 token_open_sessions(struct token *t, unsigned n)
 {
@@ -64,9 +71,7 @@ token_open_sessions(struct token *t, unsigned n)
 	if ((t->sessions = calloc(n, sizeof(*t->sessions))) == NULL)
 		return P11A_ERR_NO_MEMORY;
 	for (t->n_sessions = 0; t->n_sessions < n; t->n_sessions++) {
-		rv = t->module->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL,
-					      NULL,
-					      &t->sessions[t->n_sessions]);
+		rv = token_open_one(t, &t->sessions[t->n_sessions].h);
 		if (rv == CKR_OK)
 			continue;
 		log_error("token %s: C_OpenSession: %s", t->label,
@@ -76,6 +81,7 @@ token_open_sessions(struct token *t, unsigned n)
 			return token_error_from_rv(rv);
 		break;
 	}
+	atomic_store(&t->present, 1);
 	return P11A_OK;
 }
 
@@ -83,10 +89,51 @@ void
 token_close_sessions(struct token *t)
 {
 	for (unsigned i = 0; i < t->n_sessions; i++)
-		t->module->C_CloseSession(t->sessions[i]);
+		if (t->sessions[i].h != CK_INVALID_HANDLE)
+			t->module->C_CloseSession(t->sessions[i].h);
 	free(t->sessions);
 	t->sessions = NULL;
 	t->n_sessions = 0;
+}
+
+int
+token_session_reopen(struct token *t, struct token_session *s)
+{
+	CK_RV rv;
+
+	if (s->h != CK_INVALID_HANDLE)
+		t->module->C_CloseSession(s->h);
+	s->h = CK_INVALID_HANDLE;
+	s->epoch = atomic_load(&t->session_epoch);
+	if ((rv = token_open_one(t, &s->h)) != CKR_OK) {
+		s->h = CK_INVALID_HANDLE;
+		log_warn("token %s: cannot reopen a session: %s", t->label,
+			 p11_kit_strerror(rv));
+		return token_error_from_rv(rv);
+	}
+	return P11A_OK;
+}
+
+void
+token_session_refresh(struct token *t, struct token_session *s)
+{
+	if (s->epoch != atomic_load(&t->session_epoch) ||
+	    s->h == CK_INVALID_HANDLE)
+		token_session_reopen(t, s);
+}
+
+void
+token_set_present(struct token *t, int present)
+{
+	if (atomic_exchange(&t->present, present) == present)
+		return;
+	if (present) {
+		/* every worker opens a new session before its next job */
+		atomic_fetch_add(&t->session_epoch, 1);
+		log_info("token %s is back", t->label);
+	} else {
+		log_warn("token %s is not present", t->label);
+	}
 }
 
 static int

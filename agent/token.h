@@ -23,6 +23,12 @@
 
 struct job_queue;
 
+/* A worker's session; reopened when the token's epoch moves on. */
+struct token_session {
+	CK_SESSION_HANDLE h;
+	unsigned epoch;
+};
+
 enum token_state {
 	TOKEN_READY,	    /* logged in (or no login needed) */
 	TOKEN_LOCKED,	    /* logged out by LOCK or never logged in */
@@ -46,8 +52,12 @@ struct token {
 	unsigned generation;	/* bumped by LOCK: a login begun before it
 				   must not mark the token ready */
 
-	CK_SESSION_HANDLE *sessions; /* one per worker */
+	struct token_session *sessions; /* one per worker */
 	unsigned n_sessions;
+	atomic_uint session_epoch; /* bumped when the token came back */
+	atomic_int present;
+	atomic_int probing;	/* a presence probe is queued */
+	int stuck;		/* a worker never came back from the module */
 	struct job_queue *queue;
 
 	atomic_uint_fast64_t signs;
@@ -77,6 +87,12 @@ enum token_state token_get_state(struct token *t);
  */
 int token_open_sessions(struct token *t, unsigned n);
 void token_close_sessions(struct token *t);
+/* Reopen a worker's session if the token was reinserted since. */
+void token_session_refresh(struct token *t, struct token_session *s);
+/* Open a fresh session for a worker whose session the token lost. */
+int token_session_reopen(struct token *t, struct token_session *s);
+/* Mark the token absent (card pulled) or back; logged once per change. */
+void token_set_present(struct token *t, int present);
 
 /*
  * Log in on session s with the token's cached PIN (or the protected

@@ -62,9 +62,17 @@ enum p11a_key_type {
 
 /* SIGN flags */
 #define P11A_SIGN_DIGEST 0x01u /* data is a digest of the scheme's hash */
+/*
+ * data is the transcript hash of a TLS 1.3 handshake (32 or 48 bytes);
+ * the agent signs 64 spaces, "TLS 1.3, client CertificateVerify", 0x00
+ * and that hash (RFC 8446 4.4.3) with the scheme.
+ */
+#define P11A_SIGN_TLS13_CLIENT_CV 0x02u
 
 /* identity flags */
 #define P11A_IDENTITY_AVAILABLE 0x01u /* token present and logged in */
+/* signs only in the P11A_SIGN_TLS13_CLIENT_CV form (--purpose) */
+#define P11A_IDENTITY_TLS13_CLIENT_ONLY 0x02u
 
 /* token flags in STATUS */
 #define P11A_TOKEN_PRESENT 0x01u

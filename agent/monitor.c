@@ -1,0 +1,110 @@
+#include "monitor.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "p11agent/error.h"
+#include "token.h"
+
+#define MONITOR_TICK_MS 50
+
+static struct {
+	pthread_t thread;
+	atomic_int stop;
+	int started;
+	struct agent *agent;
+} mon;
+
+/*
+ * On a worker of the token: is it still there?  A token that comes back
+ * gets new sessions (its epoch moves on) and a login with the cached PIN.
+ */
+static void
+probe_job_run(struct job *j, struct token *t, struct token_session *s)
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+	int was_present = atomic_load(&t->present);
+
+	rv = t->module->C_GetTokenInfo(t->slot, &ti);
+	if (rv != CKR_OK) {
+		if (was_present)
+			log_warn("token %s: %s", t->label, p11_kit_strerror(rv));
+		token_set_present(t, 0);
+	} else if (!was_present) {
+		token_set_present(t, 1);
+		token_session_refresh(t, s);
+		if (t->login_required)
+			token_login(t, s->h);
+	}
+	atomic_store(&t->probing, 0);
+	free(j);
+}
+
+static void
+monitor_probe(struct token *t)
+{
+	struct job *j;
+
+	/* one probe at a time: a slow token must not collect them */
+	if (atomic_exchange(&t->probing, 1))
+		return;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		atomic_store(&t->probing, 0);
+		return;
+	}
+	j->run = probe_job_run;
+	if (jobs_submit(t, j) != P11A_OK) {
+		free(j);
+		atomic_store(&t->probing, 0);
+	}
+}
+
+static void *
+monitor_main(void *arg)
+{
+	struct module_set *ms = &mon.agent->modules;
+	uint64_t next_probe = jobs_now_ms();
+	struct timespec tick = {0, MONITOR_TICK_MS * 1000000L};
+
+	(void)arg;
+	while (!atomic_load(&mon.stop)) {
+		uint64_t now = jobs_now_ms();
+
+		for (size_t i = 0; i < ms->n_tokens; i++)
+			jobs_expire(ms->tokens[i], now);
+		if (now >= next_probe) {
+			for (size_t i = 0; i < ms->n_tokens; i++)
+				monitor_probe(ms->tokens[i]);
+			next_probe = now + mon.agent->opt->poll_interval_ms;
+		}
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
+int
+monitor_start(struct agent *a)
+{
+	mon.agent = a;
+	atomic_store(&mon.stop, 0);
+	if (pthread_create(&mon.thread, NULL, monitor_main, NULL) != 0)
+		return P11A_ERR_NO_MEMORY;
+	mon.started = 1;
+	return P11A_OK;
+}
+
+void
+monitor_stop(void)
+{
+	if (!mon.started)
+		return;
+	atomic_store(&mon.stop, 1);
+	pthread_join(mon.thread, NULL);
+	mon.started = 0;
+}

@@ -1,0 +1,15 @@
+/*
+ * The monitor thread: answers requests a token holds past their deadline
+ * and polls every token's presence at an interval (SoftHSM and many
+ * modules lack C_WaitForSlotEvent).  The poll itself runs as a job on the
+ * token's own queue, so a hung module never stalls the monitor.
+ */
+#ifndef P11A_AGENT_MONITOR_H
+#define P11A_AGENT_MONITOR_H
+
+#include "agent.h"
+
+int monitor_start(struct agent *a);
+void monitor_stop(void);
+
+#endif
