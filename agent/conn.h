@@ -27,12 +27,16 @@ struct conn {
 	struct p11a_buf out;
 	int closed;
 	int want_write;
+	atomic_uint inflight; /* SIGNs queued or running */
 	/* the rest belongs to the event loop thread */
 	struct p11a_buf in;
 	int hello_done;
+	uint64_t last_active_ms;  /* last byte received */
+	uint64_t partial_since_ms; /* a frame is half received; 0: none */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	char exe[256]; /* the peer's executable, for the audit log */
 	struct conn *prev, *next;
 };
 

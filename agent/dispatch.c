@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <p11-kit/p11-kit.h>
 
+#include "audit.h"
 #include "identity.h"
 #include "jobs.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 
 struct sign_job {
 	struct job base;
+	struct agent *agent;
 	struct conn *conn;
 	uint32_t req_id;
 	struct identity *identity;
@@ -27,6 +29,7 @@ struct sign_job {
 
 /* Shared by the login jobs of one UNLOCK; the last one replies. */
 struct unlock_op {
+	struct agent *agent;
 	atomic_int remaining;
 	atomic_int error;
 	struct conn *conn;
@@ -121,6 +124,17 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
 			   sig_len, rv);
 }
 
+/* Count a signature against --max-signs; lock when it is reached. */
+static void
+sign_job_count(struct agent *a)
+{
+	uint64_t n = atomic_fetch_add(&a->signs_since_unlock, 1) + 1;
+
+	atomic_store(&a->last_use_ms, jobs_now_ms());
+	if (a->opt->max_signs != 0 && n == a->opt->max_signs)
+		agent_lock(a, "--max-signs reached");
+}
+
 static void
 sign_job_run(struct job *j, struct token *t, struct token_session *s)
 {
@@ -129,6 +143,7 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	size_t sig_len = 0;
 	struct timespec t0;
 	CK_RV rv = CKR_OK;
+	uint64_t usec;
 	int r;
 
 	/* answered by the monitor already (timed out while queued) */
@@ -136,8 +151,12 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = sign_job_sign(sj, t, s, sig, &sig_len, &rv);
-	atomic_fetch_add(&t->sign_usec, usec_since(&t0));
+	usec = usec_since(&t0);
+	atomic_fetch_add(&t->sign_usec, usec);
 	atomic_fetch_add(r == P11A_OK ? &t->signs : &t->errors, 1);
+	audit_sign(sj->conn, sj->identity, sj->scheme->name, r, usec);
+	if (r == P11A_OK)
+		sign_job_count(sj->agent);
 	if (r != P11A_OK)
 		log_info("sign with %s (%s) failed: %s%s%s", sj->identity->id,
 			 sj->scheme->name, p11a_strerror(r),
@@ -147,6 +166,7 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 		sign_job_reply(sj, r, rv, sig, sig_len);
 out:
 	job_done(t, j);
+	atomic_fetch_sub(&sj->conn->inflight, 1);
 	conn_unref(sj->conn);
 	free(sj);
 }
@@ -161,6 +181,16 @@ sign_job_expire(struct job *j)
 	log_warn("token %s: request timed out", sj->identity->token->label);
 	conn_send_error(sj->conn, sj->req_id, P11A_ERR_TIMEOUT,
 			"the token did not answer in time");
+}
+
+/* A SIGN refused before it reached the token: audited all the same. */
+static int
+sign_refuse(struct conn *c, uint32_t req_id, const struct identity *id,
+	    const struct p11a_scheme_info *sc, int r, const char *why)
+{
+	audit_sign(c, id, sc->name, r, 0);
+	conn_send_error(c, req_id, r, why);
+	return P11A_OK;
 }
 
 static int
@@ -184,25 +214,24 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 		conn_send_error(c, f->id, r, p11a_strerror(r));
 		return P11A_OK;
 	}
-	if ((r = signer_check(id, sc, v.flags, v.data_len, &why)) != P11A_OK) {
-		conn_send_error(c, f->id, r, why);
-		return P11A_OK;
-	}
-	if (!atomic_load(&id->token->present)) {
-		conn_send_error(c, f->id, P11A_ERR_TOKEN_NOT_PRESENT,
-				"the token of this identity is not present");
-		return P11A_OK;
-	}
-	if (token_get_state(id->token) != TOKEN_READY) {
-		conn_send_error(c, f->id, P11A_ERR_LOCKED,
-				"agent is locked: unlock it first");
-		return P11A_OK;
-	}
+	if ((r = signer_check(id, sc, v.flags, v.data_len, &why)) != P11A_OK)
+		return sign_refuse(c, f->id, id, sc, r, why);
+	if (!atomic_load(&id->token->present))
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_TOKEN_NOT_PRESENT,
+				   "the token of this identity is not present");
+	if (token_get_state(id->token) != TOKEN_READY)
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_LOCKED,
+				   "agent is locked: unlock it first");
+	if (atomic_load(&c->inflight) >= a->opt->limits.max_inflight)
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_BUSY,
+				   "too many requests in flight on this "
+				   "connection");
 	if ((sj = calloc(1, sizeof(*sj) + v.data_len)) == NULL) {
 		conn_send_error(c, f->id, P11A_ERR_NO_MEMORY, "out of memory");
 		return P11A_OK;
 	}
 	sj->base.run = sign_job_run;
+	sj->agent = a;
 	sj->base.expire = sign_job_expire;
 	sj->base.deadline_ms = jobs_now_ms() + a->opt->request_timeout_ms;
 	sj->conn = c;
@@ -213,7 +242,9 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	sj->len = v.data_len;
 	memcpy(sj->data, v.data, v.data_len);
 	conn_ref(c);
+	atomic_fetch_add(&c->inflight, 1);
 	if ((r = jobs_submit(id->token, &sj->base)) != P11A_OK) {
+		atomic_fetch_sub(&c->inflight, 1);
 		conn_unref(c);
 		free(sj);
 		conn_send_error(c, f->id, r, p11a_strerror(r));
@@ -338,14 +369,11 @@ logout_job_run(struct job *j, struct token *t, struct token_session *s)
 	free(j);
 }
 
-static int
-handle_lock(struct agent *a, struct conn *c, struct p11a_frame *f)
+void
+agent_lock(struct agent *a, const char *why)
 {
 	struct job *j;
-	int r;
 
-	if ((r = p11a_decode_empty(&f->payload)) != P11A_OK)
-		return r;
 	/* the state changes now; the token is told from its own queue */
 	for (size_t i = 0; i < a->modules.n_tokens; i++) {
 		struct token *t = a->modules.tokens[i];
@@ -357,7 +385,19 @@ handle_lock(struct agent *a, struct conn *c, struct p11a_frame *f)
 		if (jobs_submit(t, j) != P11A_OK)
 			free(j);
 	}
-	log_info("locked by client pid %d", (int)c->pid);
+	log_info("locked: %s", why);
+}
+
+static int
+handle_lock(struct agent *a, struct conn *c, struct p11a_frame *f)
+{
+	char why[64];
+	int r;
+
+	if ((r = p11a_decode_empty(&f->payload)) != P11A_OK)
+		return r;
+	snprintf(why, sizeof(why), "LOCK from client pid %d", (int)c->pid);
+	agent_lock(a, why);
 	conn_send_empty(c, P11A_MSG_OK, f->id);
 	return P11A_OK;
 }
@@ -372,10 +412,13 @@ unlock_op_finish(struct unlock_op *op, int r)
 	if (atomic_fetch_sub(&op->remaining, 1) != 1)
 		return;
 	r = atomic_load(&op->error);
-	if (r == P11A_OK)
+	if (r == P11A_OK) {
+		atomic_store(&op->agent->signs_since_unlock, 0);
+		atomic_store(&op->agent->last_use_ms, jobs_now_ms());
 		conn_send_empty(op->conn, P11A_MSG_OK, op->req_id);
-	else
+	} else {
 		conn_send_error(op->conn, op->req_id, r, p11a_strerror(r));
+	}
 	conn_unref(op->conn);
 	free(op);
 }
@@ -410,6 +453,7 @@ unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
 		return P11A_ERR_NO_MEMORY;
 	/* one extra count so the op cannot finish while jobs are queued */
 	atomic_store(&op->remaining, 1);
+	op->agent = a;
 	op->conn = c;
 	op->req_id = id;
 	conn_ref(c);

@@ -17,4 +17,11 @@
  */
 int dispatch_frame(struct agent *a, struct conn *c, struct p11a_frame *f);
 
+/*
+ * Lock every token now: SIGN fails with LOCKED from here on, cached PINs
+ * are wiped and each token logs out from its own queue.  Used by LOCK,
+ * --lock-after and --max-signs.
+ */
+void agent_lock(struct agent *a, const char *why);
+
 #endif

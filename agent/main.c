@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "audit.h"
 #include "identity.h"
 #include "jobs.h"
 #include "listen.h"
@@ -209,6 +212,19 @@ agent_stop_tokens(struct agent *a)
 	modules_unload(ms);
 }
 
+/* Keep PINs out of core files and away from same-uid debuggers. */
+static void
+harden_process(const struct agent_options *opt)
+{
+	struct rlimit none = {0, 0};
+
+	if (opt->debug)
+		return;
+	if (setrlimit(RLIMIT_CORE, &none) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("cannot disable core dumps: %s", strerror(errno));
+}
+
 static void
 block_signals(void)
 {
@@ -236,6 +252,9 @@ main(int argc, char **argv)
 	if (opt.kill_agent)
 		return kill_agent(&opt);
 	log_init("p11agentd", 0, (enum log_level)opt.log_level);
+	harden_process(&opt);
+	if (audit_open(opt.audit) != P11A_OK)
+		return 1;
 	if (read_global_pin(&opt, &pin) != P11A_OK ||
 	    listener_open(opt.socket_path, &l) != P11A_OK) {
 		pin_clear(&pin);
@@ -248,6 +267,7 @@ main(int argc, char **argv)
 	block_signals();
 	a.opt = &opt;
 	a.started = time(NULL);
+	atomic_store(&a.last_use_ms, jobs_now_ms());
 	r = agent_start_tokens(&a, &pin);
 	pin_clear(&pin);
 	if (r != P11A_OK) {
@@ -270,6 +290,7 @@ main(int argc, char **argv)
 	r = server_run(&a, l.fd);
 	listener_close(&l);
 	agent_stop_tokens(&a);
+	audit_close();
 	log_info("stopped");
 	return r == P11A_OK ? 0 : 1;
 }

@@ -1,5 +1,8 @@
 #include "modules.h"
 
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,16 +113,45 @@ module_find_tokens(CK_FUNCTION_LIST *fn, struct module_set *ms)
 	return P11A_OK;
 }
 
+/* As ssh-agent -P: only modules under allowed paths, after realpath. */
+static int
+module_path_allowed(const struct agent_options *opt, const char *path,
+		    char *real)
+{
+	static const char *const defaults[] = {"/usr/lib*/*",
+					       "/usr/local/lib*/*"};
+	const char *const *globs = opt->allow_modules;
+	size_t n = opt->n_allow_modules;
+
+	if (realpath(path, real) == NULL) {
+		log_error("module %s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (n == 0) {
+		globs = defaults;
+		n = sizeof(defaults) / sizeof(defaults[0]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(globs[i], real, 0) == 0)
+			return 1;
+	log_error("module %s (%s) is not in an allowed directory "
+		  "(--allow-module)", path, real);
+	return 0;
+}
+
 static int
 modules_load_paths(const struct agent_options *opt, struct module_set *ms)
 {
+	char real[PATH_MAX];
 	CK_FUNCTION_LIST *fn;
 	CK_RV rv;
 
 	if ((ms->loaded = calloc(opt->n_modules, sizeof(*ms->loaded))) == NULL)
 		return P11A_ERR_NO_MEMORY;
 	for (size_t i = 0; i < opt->n_modules; i++) {
-		fn = p11_kit_module_load(opt->modules[i], 0);
+		if (!module_path_allowed(opt, opt->modules[i], real))
+			return P11A_ERR_DENIED;
+		fn = p11_kit_module_load(real, 0);
 		if (fn == NULL) {
 			log_error("cannot load module %s: %s", opt->modules[i],
 				  p11_kit_message());

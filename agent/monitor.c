@@ -6,6 +6,7 @@
 
 #include <p11-kit/p11-kit.h>
 
+#include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
 #include "p11agent/error.h"
@@ -65,6 +66,26 @@ monitor_probe(struct token *t)
 	}
 }
 
+/* --lock-after: no signature for that long locks every token. */
+static void
+monitor_idle_lock(uint64_t now)
+{
+	struct agent *a = mon.agent;
+	uint64_t limit = (uint64_t)a->opt->lock_after_s * 1000u;
+	uint64_t last = atomic_load(&a->last_use_ms);
+
+	if (limit == 0 || now - last < limit)
+		return;
+	/* restart the clock so an agent that stays locked is locked once */
+	atomic_store(&a->last_use_ms, now);
+	for (size_t i = 0; i < a->modules.n_tokens; i++)
+		if (token_get_state(a->modules.tokens[i]) == TOKEN_READY &&
+		    a->modules.tokens[i]->login_required) {
+			agent_lock(a, "idle for --lock-after");
+			return;
+		}
+}
+
 static void *
 monitor_main(void *arg)
 {
@@ -78,6 +99,7 @@ monitor_main(void *arg)
 
 		for (size_t i = 0; i < ms->n_tokens; i++)
 			jobs_expire(ms->tokens[i], now);
+		monitor_idle_lock(now);
 		if (now >= next_probe) {
 			for (size_t i = 0; i < ms->n_tokens; i++)
 				monitor_probe(ms->tokens[i]);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,24 @@ options_usage(FILE *f)
 	      "TIMEOUT (30)\n"
 	      "  -T, --poll-interval MS    check token presence this often "
 	      "(1000)\n"
+	      "      --max-frame BYTES     largest request accepted (262144)\n"
+	      "      --max-inflight N      requests in flight per connection "
+	      "(128)\n"
+	      "      --max-connections N   connections in total (512)\n"
+	      "      --max-per-uid N       connections per client uid (256)\n"
+	      "      --idle-timeout SEC    close idle connections (0: never)\n"
+	      "      --frame-timeout SEC   deadline for a partly sent frame "
+	      "(10)\n"
+	      "      --allow-module GLOB   module paths (after realpath) that "
+	      "may load\n"
+	      "                            (repeatable; default /usr/lib*/* "
+	      "/usr/local/lib*/*)\n"
+	      "      --audit DEST          audit log: syslog or a file\n"
+	      "      --lock-after SEC      lock after SEC seconds without a "
+	      "signature\n"
+	      "      --max-signs N         lock after N signatures per "
+	      "unlock\n"
+	      "      --debug               allow core dumps and ptrace\n"
 	      "  -u, --allow-uid UID       also accept clients of this uid "
 	      "(repeatable)\n"
 	      "  -l, --log-level LEVEL     error, warn, info or debug\n"
@@ -90,11 +109,71 @@ options_purpose(const char *arg, struct agent_options *opt)
 	return 0;
 }
 
+enum {
+	OPT_MAX_FRAME = 256,
+	OPT_MAX_INFLIGHT,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_PER_UID,
+	OPT_IDLE_TIMEOUT,
+	OPT_FRAME_TIMEOUT,
+	OPT_ALLOW_MODULE,
+	OPT_AUDIT,
+	OPT_DEBUG,
+	OPT_LOCK_AFTER,
+	OPT_MAX_SIGNS
+};
+
+static const struct {
+	int opt;
+	const char *name;
+	size_t offset;
+	unsigned long min, max;
+} limit_options[] = {
+	{OPT_MAX_FRAME, "--max-frame", offsetof(struct agent_limits, max_frame),
+	 64, P11A_MAX_FRAME},
+	{OPT_MAX_INFLIGHT, "--max-inflight",
+	 offsetof(struct agent_limits, max_inflight), 1, 65536},
+	{OPT_MAX_CONNECTIONS, "--max-connections",
+	 offsetof(struct agent_limits, max_connections), 1, 65536},
+	{OPT_MAX_PER_UID, "--max-per-uid",
+	 offsetof(struct agent_limits, max_per_uid), 1, 65536},
+	{OPT_IDLE_TIMEOUT, "--idle-timeout",
+	 offsetof(struct agent_limits, idle_timeout_s), 0, 86400 * 7},
+	{OPT_FRAME_TIMEOUT, "--frame-timeout",
+	 offsetof(struct agent_limits, frame_timeout_s), 1, 3600},
+};
+
+static int
+options_limit(int c, const char *arg, struct agent_limits *limits)
+{
+	unsigned long v;
+
+	for (size_t i = 0; i < sizeof(limit_options) / sizeof(limit_options[0]);
+	     i++) {
+		if (limit_options[i].opt != c)
+			continue;
+		if (options_parse_uint(arg, limit_options[i].max, &v) != 0 ||
+		    v < limit_options[i].min) {
+			fprintf(stderr, "p11agentd: %s wants %lu..%lu\n",
+				limit_options[i].name, limit_options[i].min,
+				limit_options[i].max);
+			return -1;
+		}
+		*(unsigned *)((char *)limits + limit_options[i].offset) =
+			(unsigned)v;
+		return 0;
+	}
+	return 1;
+}
+
 static int
 options_apply(int c, const char *arg, struct agent_options *opt)
 {
 	unsigned long v;
+	int r;
 
+	if ((r = options_limit(c, arg, &opt->limits)) <= 0)
+		return r;
 	switch (c) {
 	case 'f':
 		opt->foreground = 1;
@@ -157,6 +236,30 @@ options_apply(int c, const char *arg, struct agent_options *opt)
 			return -1;
 		}
 		return 0;
+	case OPT_ALLOW_MODULE:
+		return options_append(opt->allow_modules, &opt->n_allow_modules,
+				      arg, "--allow-module");
+	case OPT_AUDIT:
+		opt->audit = arg;
+		return 0;
+	case OPT_DEBUG:
+		opt->debug = 1;
+		return 0;
+	case OPT_LOCK_AFTER:
+		if (options_parse_uint(arg, 86400 * 30, &v) != 0) {
+			fprintf(stderr, "p11agentd: bad --lock-after '%s'\n",
+				arg);
+			return -1;
+		}
+		opt->lock_after_s = (unsigned)v;
+		return 0;
+	case OPT_MAX_SIGNS:
+		if (options_parse_uint(arg, ~0ul, &v) != 0) {
+			fprintf(stderr, "p11agentd: bad --max-signs '%s'\n", arg);
+			return -1;
+		}
+		opt->max_signs = v;
+		return 0;
 	case 'c':
 		opt->csh = 1;
 		return 0;
@@ -186,6 +289,17 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 		{"allow-uid", required_argument, NULL, 'u'},
 		{"request-timeout", required_argument, NULL, 't'},
 		{"poll-interval", required_argument, NULL, 'T'},
+		{"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"max-per-uid", required_argument, NULL, OPT_MAX_PER_UID},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+		{"frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT},
+		{"allow-module", required_argument, NULL, OPT_ALLOW_MODULE},
+		{"audit", required_argument, NULL, OPT_AUDIT},
+		{"debug", no_argument, NULL, OPT_DEBUG},
+		{"lock-after", required_argument, NULL, OPT_LOCK_AFTER},
+		{"max-signs", required_argument, NULL, OPT_MAX_SIGNS},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -196,6 +310,14 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 	opt->log_level = LOG_LEVEL_INFO;
 	opt->request_timeout_ms = 30000;
 	opt->poll_interval_ms = 1000;
+	opt->limits = (struct agent_limits){
+		.max_frame = P11A_MAX_FRAME,
+		.max_inflight = 128,
+		.max_connections = 512,
+		.max_per_uid = 256,
+		.idle_timeout_s = 0,
+		.frame_timeout_s = 10,
+	};
 	while ((c = getopt_long(argc, argv, "fa:m:i:p:P:w:t:T:u:l:cskhV", longopts,
 				NULL)) != -1) {
 		if (c == 'h') {

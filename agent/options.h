@@ -19,7 +19,13 @@ struct agent_options {
 	size_t n_identities;
 	uid_t allow_uids[AGENT_MAX_LIST]; /* --allow-uid, beyond our own */
 	size_t n_allow_uids;
+	const char *allow_modules[AGENT_MAX_LIST]; /* --allow-module globs */
+	size_t n_allow_modules;
 	const char *pin_source; /* --pin-source */
+	const char *audit;	/* --audit: "syslog" or a file */
+	int debug;		/* --debug: keep ptrace and core dumps */
+	unsigned lock_after_s;	/* --lock-after: idle seconds; 0: never */
+	unsigned long max_signs; /* --max-signs per unlock; 0: no limit */
 	const char *socket_path; /* --socket; NULL: default */
 	int foreground;
 	int csh;	  /* -c: print csh commands */
@@ -27,6 +33,14 @@ struct agent_options {
 	unsigned workers; /* per token; 0: one per CPU */
 	unsigned request_timeout_ms; /* --request-timeout */
 	unsigned poll_interval_ms;   /* --poll-interval: token presence */
+	struct agent_limits {
+		unsigned max_frame;	  /* bytes, <= P11A_MAX_FRAME */
+		unsigned max_inflight;	  /* requests per connection */
+		unsigned max_connections; /* in total */
+		unsigned max_per_uid;	  /* per peer uid */
+		unsigned idle_timeout_s;  /* 0: never */
+		unsigned frame_timeout_s; /* a partly received frame */
+	} limits;
 	int log_level;
 };
 

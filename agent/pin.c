@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -13,6 +14,25 @@
 #include "p11agent/error.h"
 
 #define PIN_MAX 256
+#define PIN_PAGE 4096
+
+/*
+ * A PIN gets a page of its own: locked in RAM (never swapped) and left
+ * out of core dumps.  Both are best effort: an unprivileged process may
+ * hit RLIMIT_MEMLOCK, and the PIN is still wiped on release.
+ */
+static char *
+pin_page_alloc(void)
+{
+	void *p = mmap(NULL, PIN_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)mlock(p, PIN_PAGE);
+	(void)madvise(p, PIN_PAGE, MADV_DONTDUMP);
+	return p;
+}
 
 int
 pin_set(struct pin *dst, const void *value, size_t len)
@@ -20,7 +40,7 @@ pin_set(struct pin *dst, const void *value, size_t len)
 	pin_clear(dst);
 	if (len > PIN_MAX || memchr(value, '\0', len) != NULL)
 		return P11A_ERR_BAD_INPUT;
-	if ((dst->value = malloc(len + 1)) == NULL)
+	if ((dst->value = pin_page_alloc()) == NULL)
 		return P11A_ERR_NO_MEMORY;
 	memcpy(dst->value, value, len);
 	dst->value[len] = '\0';
@@ -32,8 +52,9 @@ void
 pin_clear(struct pin *p)
 {
 	if (p->value != NULL) {
-		OPENSSL_cleanse(p->value, p->len);
-		free(p->value);
+		OPENSSL_cleanse(p->value, PIN_PAGE);
+		munlock(p->value, PIN_PAGE);
+		munmap(p->value, PIN_PAGE);
 	}
 	p->value = NULL;
 	p->len = 0;

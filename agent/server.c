@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -15,11 +16,13 @@
 #include "log.h"
 #include "monitor.h"
 #include "p11agent/error.h"
+#include "wire.h"
 
 #define READ_CHUNK 16384
 #define MAX_EVENTS 64
 #define DRAIN_TIMEOUT_MS 2000
 #define JOBS_STOP_TIMEOUT_MS 5000
+#define SWEEP_INTERVAL_MS 500
 
 struct server {
 	struct agent *agent;
@@ -68,6 +71,46 @@ server_drop(struct server *s, struct conn *c)
 }
 
 static void
+server_peer_exe(pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(link, buf, len - 1)) < 0)
+		n = snprintf(buf, len, "?");
+	buf[n] = '\0';
+}
+
+/* Whether one more connection from this uid stays within the limits. */
+static int
+server_has_room(const struct server *s, uid_t uid)
+{
+	const struct agent_limits *lim = &s->agent->opt->limits;
+	unsigned total = 0, same = 0;
+
+	for (const struct conn *c = s->conns; c != NULL; c = c->next) {
+		total++;
+		same += c->uid == uid;
+	}
+	return total < lim->max_connections && same < lim->max_per_uid;
+}
+
+/* Tell a client it is over a limit, then close it. */
+static void
+server_refuse(int fd, const char *why)
+{
+	struct p11a_buf out;
+
+	p11a_buf_init(&out, 512);
+	if (p11a_encode_error(&out, 0, P11A_ERR_BUSY, why) == P11A_OK)
+		(void)!send(fd, p11a_buf_ptr(&out), p11a_buf_remaining(&out),
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+	p11a_buf_free(&out);
+	close(fd);
+}
+
+static void
 server_accept_one(struct server *s, int fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -86,13 +129,21 @@ server_accept_one(struct server *s, int fd)
 		close(fd);
 		return;
 	}
+	if (!server_has_room(s, cr.uid)) {
+		log_warn("refused client pid %d uid %u: connection limit",
+			 (int)cr.pid, (unsigned)cr.uid);
+		server_refuse(fd, "too many connections");
+		return;
+	}
 	if ((c = conn_new(fd, s->epfd)) == NULL) {
 		close(fd);
 		return;
 	}
+	c->last_active_ms = jobs_now_ms();
 	c->pid = cr.pid;
 	c->uid = cr.uid;
 	c->gid = cr.gid;
+	server_peer_exe(cr.pid, c->exe, sizeof(c->exe));
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		conn_unref(c);
@@ -127,7 +178,7 @@ server_process_frames(struct server *s, struct conn *c)
 	int r;
 
 	for (;;) {
-		r = p11a_frame_next(&c->in, P11A_MAX_FRAME, &f);
+		r = p11a_frame_next(&c->in, s->agent->opt->limits.max_frame, &f);
 		if (r == P11A_ERR_INCOMPLETE)
 			break;
 		if (r != P11A_OK) {
@@ -143,6 +194,11 @@ server_process_frames(struct server *s, struct conn *c)
 		}
 	}
 	p11a_buf_compact(&c->in);
+	/* the clock for a slow sender starts at its first partial frame */
+	if (p11a_buf_remaining(&c->in) == 0)
+		c->partial_since_ms = 0;
+	else if (c->partial_since_ms == 0)
+		c->partial_since_ms = jobs_now_ms();
 	return P11A_OK;
 }
 
@@ -169,6 +225,7 @@ server_read(struct server *s, struct conn *c)
 			return P11A_ERR_IO;
 		}
 		p11a_buf_commit(&c->in, (size_t)n);
+		c->last_active_ms = jobs_now_ms();
 		if (server_process_frames(s, c) != P11A_OK)
 			return P11A_ERR_PROTOCOL;
 	}
@@ -182,6 +239,32 @@ server_on_conn(struct server *s, struct conn *c, uint32_t events)
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		if (server_read(s, c) != P11A_OK)
 			server_drop(s, c);
+	}
+}
+
+/* Close connections that sat idle, or sent half a frame, for too long. */
+static void
+server_sweep(struct server *s, uint64_t now)
+{
+	const struct agent_limits *lim = &s->agent->opt->limits;
+	uint64_t idle_ms = (uint64_t)lim->idle_timeout_s * 1000u;
+	uint64_t frame_ms = (uint64_t)lim->frame_timeout_s * 1000u;
+	struct conn *c, *next;
+
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->partial_since_ms != 0 &&
+		    now - c->partial_since_ms > frame_ms) {
+			log_info("client pid %d: frame not completed in time; "
+				 "closing", (int)c->pid);
+			conn_send_error(c, 0, P11A_ERR_TIMEOUT,
+					"frame not completed in time");
+			server_drop(s, c);
+		} else if (idle_ms != 0 && atomic_load(&c->inflight) == 0 &&
+			   now - c->last_active_ms > idle_ms) {
+			log_debug("client pid %d: idle; closing", (int)c->pid);
+			server_drop(s, c);
+		}
 	}
 }
 
@@ -233,6 +316,7 @@ server_run(struct agent *a, int listen_fd)
 {
 	struct epoll_event events[MAX_EVENTS];
 	struct server s;
+	uint64_t next_sweep = 0;
 	int n, stop = 0;
 
 	if (server_setup(&s, a, listen_fd) != P11A_OK) {
@@ -240,7 +324,9 @@ server_run(struct agent *a, int listen_fd)
 		return P11A_ERR_IO;
 	}
 	while (!stop) {
-		n = epoll_wait(s.epfd, events, MAX_EVENTS, -1);
+		uint64_t now;
+
+		n = epoll_wait(s.epfd, events, MAX_EVENTS, SWEEP_INTERVAL_MS);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -256,6 +342,10 @@ server_run(struct agent *a, int listen_fd)
 				server_accept(&s);
 			else
 				server_on_conn(&s, tag, events[i].events);
+		}
+		if ((now = jobs_now_ms()) >= next_sweep) {
+			server_sweep(&s, now);
+			next_sweep = now + SWEEP_INTERVAL_MS;
 		}
 	}
 	log_info("shutting down");
