@@ -12,6 +12,7 @@
 #include "identity.h"
 #include "jobs.h"
 #include "log.h"
+#include "policy.h"
 #include "p11agent/error.h"
 #include "signer.h"
 
@@ -113,6 +114,8 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
 		return P11A_ERR_TOKEN_NOT_PRESENT;
 	if (token_get_state(t) != TOKEN_READY)
 		return P11A_ERR_LOCKED;
+	if (!policy_confirm(sj->agent->opt, sj->identity, sj->conn))
+		return P11A_ERR_DENIED;
 	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
 			sj->flags, sj->data, sj->len, sig, sig_len, rv);
 	if (r == P11A_OK || *rv == CKR_OK || !sign_recover(t, s, *rv))
@@ -214,6 +217,9 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 		conn_send_error(c, f->id, r, p11a_strerror(r));
 		return P11A_OK;
 	}
+	if (!policy_peer_may_use(id, c))
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_DENIED,
+				   "this identity is not for your uid or group");
 	if ((r = signer_check(id, sc, v.flags, v.data_len, &why)) != P11A_OK)
 		return sign_refuse(c, f->id, id, sc, r, why);
 	if (!atomic_load(&id->token->present))

@@ -23,29 +23,28 @@ static struct {
 	struct identity **items;
 	size_t n, cap;
 	P11KitUri **filters;
-	uint32_t *purposes;
+	const struct identity_rule *rules;
 	size_t n_filters;
 } reg = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 int
-registry_init(const char *const *uris, const uint32_t *purposes, size_t n)
+registry_init(const struct identity_rule *rules, size_t n)
 {
 	int r;
 
 	if (n == 0)
 		return P11A_OK;
-	if ((reg.filters = calloc(n, sizeof(*reg.filters))) == NULL ||
-	    (reg.purposes = calloc(n, sizeof(*reg.purposes))) == NULL)
+	if ((reg.filters = calloc(n, sizeof(*reg.filters))) == NULL)
 		return P11A_ERR_NO_MEMORY;
-	memcpy(reg.purposes, purposes, n * sizeof(*purposes));
+	reg.rules = rules;
 	for (size_t i = 0; i < n; i++) {
 		if ((reg.filters[i] = p11_kit_uri_new()) == NULL)
 			return P11A_ERR_NO_MEMORY;
 		reg.n_filters++;
-		r = p11_kit_uri_parse(uris[i], P11_KIT_URI_FOR_ANY,
+		r = p11_kit_uri_parse(rules[i].uri, P11_KIT_URI_FOR_ANY,
 				      reg.filters[i]);
 		if (r != P11_KIT_URI_OK) {
-			log_error("bad --identity URI '%s': %s", uris[i],
+			log_error("bad identity URI '%s': %s", rules[i].uri,
 				  p11_kit_uri_message(r));
 			return P11A_ERR_INVALID_ARGUMENT;
 		}
@@ -75,9 +74,8 @@ registry_free(void)
 	for (size_t i = 0; i < reg.n_filters; i++)
 		p11_kit_uri_free(reg.filters[i]);
 	free(reg.filters);
-	free(reg.purposes);
 	reg.filters = NULL;
-	reg.purposes = NULL;
+	reg.rules = NULL;
 	reg.n_filters = 0;
 }
 
@@ -126,7 +124,8 @@ identity_selected(struct identity *id)
 		    !p11_kit_uri_match_attributes(reg.filters[i],
 						  id->match_attrs, 3))
 			continue;
-		id->wire.flags = reg.purposes[i];
+		id->rule = &reg.rules[i];
+		id->wire.flags = reg.rules[i].purpose;
 		return 1;
 	}
 	return 0;

@@ -11,15 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "options.h"
 #include "token.h"
 
 /*
- * Parse the --identity URIs (none: every key); purposes[i] holds the
- * identity flags (P11A_IDENTITY_TLS13_CLIENT_ONLY) that keys selected by
- * uris[i] get.  Returns a p11a_err.
+ * Parse the identity rules' URIs (none: every key, no policy).  Keys
+ * take the policy of the first rule that selects them.  The rules must
+ * outlive the registry.  Returns a p11a_err.
  */
-int registry_init(const char *const *uris, const uint32_t *purposes,
-		  size_t n);
+int registry_init(const struct identity_rule *rules, size_t n);
 void registry_free(void);
 
 /* Whether some --identity URI can match keys on this token. */

@@ -176,8 +176,7 @@ agent_start_tokens(struct agent *a, const struct pin *global_pin)
 	unsigned workers = opt->workers ? opt->workers : default_workers();
 	int r;
 
-	if ((r = registry_init(opt->identities, opt->purposes,
-				   opt->n_identities)) != P11A_OK ||
+	if ((r = registry_init(opt->identities, opt->n_identities)) != P11A_OK ||
 	    (r = modules_load(opt, &a->modules)) != P11A_OK)
 		return r;
 	if (a->modules.n_tokens == 0)

@@ -50,6 +50,14 @@ options_usage(FILE *f)
 	      "      --max-signs N         lock after N signatures per "
 	      "unlock\n"
 	      "      --debug               allow core dumps and ptrace\n"
+	      "      --confirm             for the --identity before it: ask "
+	      "the\n"
+	      "                            confirm program before each "
+	      "signature\n"
+	      "      --confirm-program P   the program asked (default "
+	      "p11agent-askpass)\n"
+	      "      --allow-gid GID       also accept clients of this primary "
+	      "group\n"
 	      "  -u, --allow-uid UID       also accept clients of this uid "
 	      "(repeatable)\n"
 	      "  -l, --log-level LEVEL     error, warn, info or debug\n"
@@ -85,6 +93,27 @@ options_append(const char **list, size_t *n, const char *v, const char *what)
 	return 0;
 }
 
+struct identity_rule *
+options_add_identity(struct agent_options *opt, const char *uri)
+{
+	struct identity_rule *rule;
+
+	if (strncmp(uri, "pkcs11:", 7) != 0) {
+		fprintf(stderr, "p11agentd: an identity needs a pkcs11: URI, "
+				"not '%s'\n", uri);
+		return NULL;
+	}
+	if (opt->n_identities >= AGENT_MAX_LIST) {
+		fprintf(stderr, "p11agentd: too many identities (max %d)\n",
+			AGENT_MAX_LIST);
+		return NULL;
+	}
+	rule = &opt->identities[opt->n_identities++];
+	memset(rule, 0, sizeof(*rule));
+	rule->uri = uri;
+	return rule;
+}
+
 /* --purpose qualifies the --identity given just before it */
 static int
 options_purpose(const char *arg, struct agent_options *opt)
@@ -105,7 +134,7 @@ options_purpose(const char *arg, struct agent_options *opt)
 				"--identity it applies to\n");
 		return -1;
 	}
-	opt->purposes[opt->n_identities - 1] = flags;
+	opt->identities[opt->n_identities - 1].purpose = flags;
 	return 0;
 }
 
@@ -120,7 +149,10 @@ enum {
 	OPT_AUDIT,
 	OPT_DEBUG,
 	OPT_LOCK_AFTER,
-	OPT_MAX_SIGNS
+	OPT_MAX_SIGNS,
+	OPT_CONFIRM,
+	OPT_CONFIRM_PROGRAM,
+	OPT_ALLOW_GID
 };
 
 static const struct {
@@ -185,13 +217,27 @@ options_apply(int c, const char *arg, struct agent_options *opt)
 		return options_append(opt->modules, &opt->n_modules, arg,
 				      "--module");
 	case 'i':
-		if (strncmp(arg, "pkcs11:", 7) != 0) {
-			fprintf(stderr, "p11agentd: --identity needs a "
-					"pkcs11: URI, not '%s'\n", arg);
+		return options_add_identity(opt, arg) == NULL ? -1 : 0;
+	case OPT_CONFIRM:
+		if (opt->n_identities == 0) {
+			fprintf(stderr, "p11agentd: --confirm must follow the "
+					"--identity it applies to\n");
 			return -1;
 		}
-		return options_append(opt->identities, &opt->n_identities, arg,
-				      "--identity");
+		opt->identities[opt->n_identities - 1].confirm = 1;
+		return 0;
+	case OPT_CONFIRM_PROGRAM:
+		opt->confirm_program = arg;
+		return 0;
+	case OPT_ALLOW_GID:
+		if (opt->n_allow_gids >= AGENT_MAX_LIST ||
+		    options_parse_uint(arg, (gid_t)-2, &v) != 0) {
+			fprintf(stderr, "p11agentd: bad --allow-gid '%s'\n",
+				arg);
+			return -1;
+		}
+		opt->allow_gids[opt->n_allow_gids++] = (gid_t)v;
+		return 0;
 	case 'P':
 		return options_purpose(arg, opt);
 	case 'p':
@@ -300,6 +346,9 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 		{"debug", no_argument, NULL, OPT_DEBUG},
 		{"lock-after", required_argument, NULL, OPT_LOCK_AFTER},
 		{"max-signs", required_argument, NULL, OPT_MAX_SIGNS},
+		{"confirm", no_argument, NULL, OPT_CONFIRM},
+		{"confirm-program", required_argument, NULL, OPT_CONFIRM_PROGRAM},
+		{"allow-gid", required_argument, NULL, OPT_ALLOW_GID},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},

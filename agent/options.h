@@ -10,15 +10,33 @@
 #include <sys/types.h>
 
 #define AGENT_MAX_LIST 32
+#define RULE_MAX_IDS 16
+
+/*
+ * Which keys to serve (an --identity URI or an [identity] section of the
+ * configuration file) and the policy for the keys it selects.  The first
+ * rule that matches a key decides.
+ */
+struct identity_rule {
+	const char *uri;
+	uint32_t purpose; /* identity flags: P11A_IDENTITY_TLS13_CLIENT_ONLY */
+	uid_t uids[RULE_MAX_IDS]; /* who may sign; none: every allowed peer */
+	size_t n_uids;
+	gid_t gids[RULE_MAX_IDS]; /* or any peer whose primary gid is one */
+	size_t n_gids;
+	int confirm; /* run the confirm program before each signature */
+};
 
 struct agent_options {
 	const char *modules[AGENT_MAX_LIST]; /* --module; none: p11-kit's */
 	size_t n_modules;
-	const char *identities[AGENT_MAX_LIST]; /* --identity URIs */
-	uint32_t purposes[AGENT_MAX_LIST]; /* identity flags per URI */
+	struct identity_rule identities[AGENT_MAX_LIST]; /* --identity */
 	size_t n_identities;
 	uid_t allow_uids[AGENT_MAX_LIST]; /* --allow-uid, beyond our own */
 	size_t n_allow_uids;
+	gid_t allow_gids[AGENT_MAX_LIST]; /* --allow-gid: peers of a group */
+	size_t n_allow_gids;
+	const char *confirm_program; /* --confirm-program */
 	const char *allow_modules[AGENT_MAX_LIST]; /* --allow-module globs */
 	size_t n_allow_modules;
 	const char *pin_source; /* --pin-source */
@@ -49,5 +67,9 @@ struct agent_options {
  * version (exit 0), -1 on a usage error (already reported; exit 2).
  */
 int options_parse(int argc, char **argv, struct agent_options *opt);
+
+/* Append an identity rule for uri (a pkcs11: URI); NULL if refused. */
+struct identity_rule *options_add_identity(struct agent_options *opt,
+					   const char *uri);
 
 #endif

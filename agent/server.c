@@ -46,6 +46,9 @@ server_peer_allowed(const struct server *s, const struct ucred *cr)
 	for (size_t i = 0; i < opt->n_allow_uids; i++)
 		if (opt->allow_uids[i] == cr->uid)
 			return 1;
+	for (size_t i = 0; i < opt->n_allow_gids; i++)
+		if (opt->allow_gids[i] == cr->gid)
+			return 1;
 	return 0;
 }
 

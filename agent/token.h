@@ -66,8 +66,11 @@ struct token {
 	atomic_uint identities;
 };
 
+struct identity_rule;
+
 struct identity {
 	struct token *token;
+	const struct identity_rule *rule; /* policy; NULL: none */
 	char id[33];		/* 32 hex characters */
 	atomic_ulong key;	/* CK_OBJECT_HANDLE of the private key */
 	uint8_t *ck_id;		/* CKA_ID */

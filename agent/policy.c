@@ -1,0 +1,84 @@
+#include "policy.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "log.h"
+
+extern char **environ;
+
+int
+policy_peer_may_use(const struct identity *id, const struct conn *c)
+{
+	const struct identity_rule *rule = id->rule;
+
+	if (rule == NULL || (rule->n_uids == 0 && rule->n_gids == 0))
+		return 1;
+	for (size_t i = 0; i < rule->n_uids; i++)
+		if (rule->uids[i] == c->uid)
+			return 1;
+	for (size_t i = 0; i < rule->n_gids; i++)
+		if (rule->gids[i] == c->gid)
+			return 1;
+	return 0;
+}
+
+/* The program's environment: ours plus what it needs to decide. */
+static int
+policy_confirm_env(char **env, size_t max, char vars[][320],
+		   const struct identity *id, const struct conn *c)
+{
+	size_t n = 0, k = 0;
+
+	snprintf(vars[k++], 320, "P11AGENT_CONFIRM_IDENTITY=%s", id->id);
+	snprintf(vars[k++], 320, "P11AGENT_CONFIRM_LABEL=%s", id->label);
+	snprintf(vars[k++], 320, "P11AGENT_CONFIRM_URI=%s", id->wire.uri);
+	snprintf(vars[k++], 320, "P11AGENT_CONFIRM_PID=%d", (int)c->pid);
+	snprintf(vars[k++], 320, "P11AGENT_CONFIRM_UID=%u", (unsigned)c->uid);
+	snprintf(vars[k++], 320, "P11AGENT_CONFIRM_EXE=%s", c->exe);
+	for (size_t i = 0; i < k; i++)
+		env[n++] = vars[i];
+	for (char **e = environ; *e != NULL && n + 1 < max; e++)
+		if (strncmp(*e, "P11AGENT_CONFIRM_", 17) != 0)
+			env[n++] = *e;
+	env[n] = NULL;
+	return 0;
+}
+
+int
+policy_confirm(const struct agent_options *opt, const struct identity *id,
+	       const struct conn *c)
+{
+	char vars[6][320], *env[256];
+	char *argv[2];
+	pid_t pid;
+	int status, r;
+
+	if (id->rule == NULL || !id->rule->confirm)
+		return 1;
+	if (opt->confirm_program == NULL) {
+		log_warn("identity %s needs confirmation but no "
+			 "--confirm-program is set: refused", id->id);
+		return 0;
+	}
+	policy_confirm_env(env, sizeof(env) / sizeof(env[0]), vars, id, c);
+	argv[0] = (char *)opt->confirm_program;
+	argv[1] = NULL;
+	r = posix_spawn(&pid, opt->confirm_program, NULL, NULL, argv, env);
+	if (r != 0) {
+		log_warn("cannot run %s: %s", opt->confirm_program,
+			 strerror(r));
+		return 0;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 0;
+	r = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	log_info("identity %s for pid %d: confirmation %s", id->id,
+		 (int)c->pid, r ? "given" : "refused");
+	return r;
+}

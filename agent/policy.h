@@ -1,0 +1,25 @@
+/*
+ * Key-use policy of an identity rule: which peers may sign with the keys
+ * it selects, and whether each signature must first be confirmed by an
+ * external program (like ssh-add -c).
+ */
+#ifndef P11A_AGENT_POLICY_H
+#define P11A_AGENT_POLICY_H
+
+#include "conn.h"
+#include "options.h"
+#include "token.h"
+
+/* Whether the peer of c may use the identity (uid/gid lists). */
+int policy_peer_may_use(const struct identity *id, const struct conn *c);
+
+/*
+ * Ask the confirm program whether this use is allowed.  It runs as
+ * `PROGRAM` with P11AGENT_CONFIRM_{IDENTITY,LABEL,URI,PID,UID,EXE} in its
+ * environment and answers yes by exiting 0.  No program: refused.
+ * Runs on a token worker; returns 1 to go on.
+ */
+int policy_confirm(const struct agent_options *opt, const struct identity *id,
+		   const struct conn *c);
+
+#endif
