@@ -18,7 +18,7 @@ struct agent {
 	time_t started;
 	atomic_uint connections;
 	atomic_uint_fast64_t requests;
-	atomic_uint_fast64_t last_use_ms;	/* last SIGN, for --lock-after */
+	atomic_uint_fast64_t last_use_ms; /* last SIGN, for --lock-after */
 	atomic_uint_fast64_t signs_since_unlock; /* for --max-signs */
 };
 

@@ -29,7 +29,8 @@ audit_open(const char *dest)
 	}
 	audit.fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (audit.fd < 0) {
-		log_error("cannot open audit log %s: %s", dest, strerror(errno));
+		log_error("cannot open audit log %s: %s", dest,
+			  strerror(errno));
 		return P11A_ERR_IO;
 	}
 	return P11A_OK;

@@ -31,7 +31,7 @@ struct conn {
 	/* the rest belongs to the event loop thread */
 	struct p11a_buf in;
 	int hello_done;
-	uint64_t last_active_ms;  /* last byte received */
+	uint64_t last_active_ms;   /* last byte received */
 	uint64_t partial_since_ms; /* a frame is half received; 0: none */
 	pid_t pid;
 	uid_t uid;

@@ -122,9 +122,8 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
 		return r;
 	log_info("token %s: recovered from %s; retrying once", t->label,
 		 p11_kit_strerror(*rv));
-	return signer_sign(t, s->h, atomic_load(&sj->identity->key),
-			   sj->scheme, sj->flags, sj->data, sj->len, sig,
-			   sig_len, rv);
+	return signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
+			   sj->flags, sj->data, sj->len, sig, sig_len, rv);
 }
 
 /* Count a signature against --max-signs; lock when it is reached. */
@@ -214,12 +213,23 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 		return P11A_OK;
 	}
 	if ((r = registry_lookup(v.identity, v.identity_len, &id)) != P11A_OK) {
+		if (r == P11A_ERR_IDENTITY_NOT_FOUND &&
+		    registry_maybe_locked(
+			    (const struct token *const *)a->modules.tokens,
+			    a->modules.n_tokens, v.identity, v.identity_len)) {
+			conn_send_error(c, f->id, P11A_ERR_LOCKED,
+					"agent is locked: unlock it first (its "
+					"keys are listed after the first "
+					"unlock)");
+			return P11A_OK;
+		}
 		conn_send_error(c, f->id, r, p11a_strerror(r));
 		return P11A_OK;
 	}
 	if (!policy_peer_may_use(id, c))
-		return sign_refuse(c, f->id, id, sc, P11A_ERR_DENIED,
-				   "this identity is not for your uid or group");
+		return sign_refuse(
+			c, f->id, id, sc, P11A_ERR_DENIED,
+			"this identity is not for your uid or group");
 	if ((r = signer_check(id, sc, v.flags, v.data_len, &why)) != P11A_OK)
 		return sign_refuse(c, f->id, id, sc, r, why);
 	if (!atomic_load(&id->token->present))
@@ -312,7 +322,8 @@ handle_list(struct agent *a, struct conn *c, struct p11a_frame *f)
 	}
 	free(items);
 	if (r != P11A_OK)
-		conn_send_error(c, f->id, r, "identity list does not fit a frame");
+		conn_send_error(c, f->id, r,
+				"identity list does not fit a frame");
 	return P11A_OK;
 }
 
@@ -327,7 +338,7 @@ status_fill_token(struct token *t, struct p11a_token_status *ts)
 	ts->flags = atomic_load(&t->present) ? P11A_TOKEN_PRESENT : 0;
 	if (st == TOKEN_READY)
 		ts->flags |= P11A_TOKEN_LOGGED_IN;
-	if (st == TOKEN_NEEDS_UNLOCK)
+	if (st != TOKEN_READY)
 		ts->flags |= P11A_TOKEN_NEEDS_UNLOCK;
 	if (t->protected_auth)
 		ts->flags |= P11A_TOKEN_PROTECTED_AUTH;

@@ -153,7 +153,8 @@ identity_make_id(struct identity *id)
 	     EVP_DigestUpdate(ctx, ti->manufacturerID,
 			      sizeof(ti->manufacturerID)) &&
 	     EVP_DigestUpdate(ctx, ti->model, sizeof(ti->model)) &&
-	     EVP_DigestUpdate(ctx, ti->serialNumber, sizeof(ti->serialNumber)) &&
+	     EVP_DigestUpdate(ctx, ti->serialNumber,
+			      sizeof(ti->serialNumber)) &&
 	     EVP_DigestUpdate(ctx, n, sizeof(n)) &&
 	     EVP_DigestUpdate(ctx, id->ck_id, id->ck_id_len) &&
 	     EVP_DigestUpdate(ctx, id->label, strlen(id->label)) &&
@@ -246,8 +247,8 @@ identity_read_names(struct identity *id, CK_SESSION_HANDLE s)
 	id->match_attrs[0] = (CK_ATTRIBUTE){CKA_CLASS, &id->class_private,
 					    sizeof(id->class_private)};
 	id->match_attrs[1] = (CK_ATTRIBUTE){CKA_ID, id->ck_id, id->ck_id_len};
-	id->match_attrs[2] = (CK_ATTRIBUTE){CKA_LABEL, id->label,
-					    strlen(id->label)};
+	id->match_attrs[2] =
+		(CK_ATTRIBUTE){CKA_LABEL, id->label, strlen(id->label)};
 	return P11A_OK;
 }
 
@@ -310,7 +311,8 @@ identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 		r = P11A_OK;
 		goto out;
 	}
-	if (pubkey_shape(t->module, s, h, &shape, why, sizeof(why)) != P11A_OK) {
+	if (pubkey_shape(t->module, s, h, &shape, why, sizeof(why)) !=
+	    P11A_OK) {
 		log_info("token %s: key '%s' skipped: %s", t->label, id->label,
 			 why);
 		r = P11A_OK;
@@ -359,6 +361,8 @@ identities_discover(struct token *t, CK_SESSION_HANDLE s)
 			r = P11A_ERR_NO_MEMORY;
 			break;
 		}
+	if (r == P11A_OK)
+		atomic_store(&t->enumerated, 1);
 out:
 	free(keys);
 	return r;
@@ -395,6 +399,39 @@ registry_lookup_uri(const char *s, struct identity **out)
 	if (matches > 1)
 		return P11A_ERR_IDENTITY_AMBIGUOUS;
 	return matches == 1 ? P11A_OK : P11A_ERR_IDENTITY_NOT_FOUND;
+}
+
+/*
+ * An identity we do not know may be a key on a token that has been locked
+ * since start-up: private keys stay invisible until the first login.
+ */
+int
+registry_maybe_locked(const struct token *const *tokens, size_t n,
+		      const uint8_t *name, size_t len)
+{
+	char uri[2048];
+	P11KitUri *u = NULL;
+	int found = 0;
+
+	if (len >= 7 && len < sizeof(uri) && memcmp(name, "pkcs11:", 7) == 0) {
+		memcpy(uri, name, len);
+		uri[len] = '\0';
+		if ((u = p11_kit_uri_new()) == NULL ||
+		    p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) !=
+			    P11_KIT_URI_OK) {
+			p11_kit_uri_free(u);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < n && !found; i++) {
+		const struct token *t = tokens[i];
+
+		if (atomic_load(&t->enumerated))
+			continue;
+		found = u == NULL || filter_matches_token(u, t);
+	}
+	p11_kit_uri_free(u);
+	return found;
 }
 
 int
@@ -439,7 +476,8 @@ registry_wire_list(struct p11a_identity **items, size_t *n)
 		(*items)[i] = reg.items[i]->wire;
 		struct token *t = reg.items[i]->token;
 
-		if (token_get_state(t) == TOKEN_READY && atomic_load(&t->present))
+		if (token_get_state(t) == TOKEN_READY &&
+		    atomic_load(&t->present))
 			(*items)[i].flags |= P11A_IDENTITY_AVAILABLE;
 	}
 	*n = reg.n;

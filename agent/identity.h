@@ -46,6 +46,14 @@ int identities_discover(struct token *t, CK_SESSION_HANDLE s);
 int registry_lookup(const uint8_t *name, size_t len, struct identity **out);
 
 /*
+ * Whether an identity name that registry_lookup() did not find could be
+ * a key on one of these tokens that was never unlocked (its keys are not
+ * known yet): a URI matching such a token, or any id while one exists.
+ */
+int registry_maybe_locked(const struct token *const *tokens, size_t n,
+			  const uint8_t *name, size_t len);
+
+/*
  * Shallow copies of every identity's wire form with flags filled in, for
  * LIST.  Free *items with free() only.
  */

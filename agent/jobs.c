@@ -63,7 +63,8 @@ static void *
 jobs_worker(void *arg)
 {
 	struct token *t = ((struct worker_arg *)arg)->token;
-	struct token_session *s = &t->sessions[((struct worker_arg *)arg)->index];
+	struct token_session *s =
+		&t->sessions[((struct worker_arg *)arg)->index];
 	struct job_queue *q = t->queue;
 	struct job *j;
 
@@ -87,8 +88,8 @@ jobs_spawn(struct token *t, unsigned index)
 	arg->token = t;
 	arg->index = index;
 	atomic_fetch_add(&t->queue->running, 1);
-	if (pthread_create(&t->queue->threads[index], NULL, jobs_worker,
-			   arg) != 0) {
+	if (pthread_create(&t->queue->threads[index], NULL, jobs_worker, arg) !=
+	    0) {
 		atomic_fetch_sub(&t->queue->running, 1);
 		free(arg);
 		return P11A_ERR_NO_MEMORY;
@@ -221,9 +222,11 @@ jobs_stop(struct token *t, int timeout_ms)
 		nanosleep(&pause, NULL);
 	}
 	if (atomic_load(&q->running) > 0) {
-		/* a worker is stuck in the module: answer its clients, leave it */
+		/* a worker is stuck in the module: answer its clients, leave it
+		 */
 		log_error("token %s: a request is still inside the module; "
-			  "not waiting for it", t->label);
+			  "not waiting for it",
+			  t->label);
 		jobs_expire(t, UINT64_MAX);
 		return -1;
 	}

@@ -22,13 +22,13 @@ struct token;
 struct token_session;
 
 struct job {
-	struct job *next;	/* queue link */
+	struct job *next;	     /* queue link */
 	struct job *t_prev, *t_next; /* tracking list (deadline jobs) */
 	/* perform the job on a session of the token, then job_done() */
 	void (*run)(struct job *j, struct token *t, struct token_session *s);
 	/* optional: answer a job whose deadline passed (after job_claim) */
 	void (*expire)(struct job *j);
-	uint64_t deadline_ms;	/* CLOCK_MONOTONIC ms; 0: none */
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: none */
 	atomic_int claimed;
 };
 

@@ -6,7 +6,12 @@
 #ifndef P11A_AGENT_LOG_H
 #define P11A_AGENT_LOG_H
 
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
 
 void log_init(const char *ident, int use_syslog, enum log_level level);
 /* "error", "warn", "info", "debug"; -1 when unknown */
@@ -18,10 +23,10 @@ void log_msg(enum log_level level, const char *func, const char *fmt, ...)
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __func__, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __func__, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __func__, __VA_ARGS__)
-#define log_debug(...)                                                   \
-	do {                                                             \
-		if (log_enabled(LOG_LEVEL_DEBUG))                        \
-			log_msg(LOG_LEVEL_DEBUG, __func__, __VA_ARGS__); \
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (log_enabled(LOG_LEVEL_DEBUG))                              \
+			log_msg(LOG_LEVEL_DEBUG, __func__, __VA_ARGS__);       \
 	} while (0)
 
 #endif

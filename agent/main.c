@@ -176,7 +176,8 @@ agent_start_tokens(struct agent *a, const struct pin *global_pin)
 	unsigned workers = opt->workers ? opt->workers : default_workers();
 	int r;
 
-	if ((r = registry_init(opt->identities, opt->n_identities)) != P11A_OK ||
+	if ((r = registry_init(opt->identities, opt->n_identities)) !=
+		    P11A_OK ||
 	    (r = modules_load(opt, &a->modules)) != P11A_OK)
 		return r;
 	if (a->modules.n_tokens == 0)
@@ -198,7 +199,8 @@ agent_stop_tokens(struct agent *a)
 		struct token *t = ms->tokens[i];
 
 		if (t->stuck || jobs_stop(t, 5000) != 0) {
-			/* finalising under a thread stuck in it could hang too */
+			/* finalising under a thread stuck in it could hang too
+			 */
 			log_error("leaving modules unfinalised: token %s hangs",
 				  t->label);
 			return;

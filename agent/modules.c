@@ -58,12 +58,11 @@ token_new(CK_FUNCTION_LIST *fn, const CK_INFO *mi, CK_SLOT_ID slot,
 	t->module_info = *mi;
 	t->slot = slot;
 	t->info = *ti;
-	p11_trim_copy(t->label, sizeof(t->label), ti->label,
-		      sizeof(ti->label));
+	p11_trim_copy(t->label, sizeof(t->label), ti->label, sizeof(ti->label));
 	t->login_required = (ti->flags & CKF_LOGIN_REQUIRED) != 0;
-	t->protected_auth = (ti->flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
-	atomic_store(&t->state,
-		     t->login_required ? TOKEN_LOCKED : TOKEN_READY);
+	t->protected_auth =
+		(ti->flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
+	atomic_store(&t->state, t->login_required ? TOKEN_LOCKED : TOKEN_READY);
 	name = p11_kit_module_get_filename(fn);
 	t->module_name = name != NULL ? name : strdup("(unknown module)");
 	t->uri = token_format_uri(t);
@@ -135,7 +134,8 @@ module_path_allowed(const struct agent_options *opt, const char *path,
 		if (fnmatch(globs[i], real, 0) == 0)
 			return 1;
 	log_error("module %s (%s) is not in an allowed directory "
-		  "(--allow-module)", path, real);
+		  "(--allow-module)",
+		  path, real);
 	return 0;
 }
 
@@ -178,7 +178,8 @@ modules_load(const struct agent_options *opt, struct module_set *ms)
 		if ((r = modules_load_paths(opt, ms)) != P11A_OK)
 			return r;
 		for (size_t i = 0; i < ms->n_loaded; i++)
-			if ((r = module_find_tokens(ms->loaded[i], ms)) != P11A_OK)
+			if ((r = module_find_tokens(ms->loaded[i], ms)) !=
+			    P11A_OK)
 				return r;
 		return P11A_OK;
 	}

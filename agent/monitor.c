@@ -35,7 +35,8 @@ probe_job_run(struct job *j, struct token *t, struct token_session *s)
 	rv = t->module->C_GetTokenInfo(t->slot, &ti);
 	if (rv != CKR_OK) {
 		if (was_present)
-			log_warn("token %s: %s", t->label, p11_kit_strerror(rv));
+			log_warn("token %s: %s", t->label,
+				 p11_kit_strerror(rv));
 		token_set_present(t, 0);
 	} else if (!was_present) {
 		token_set_present(t, 1);

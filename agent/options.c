@@ -34,7 +34,7 @@ options_usage(FILE *f)
 	      "(1000)\n"
 	      "      --max-frame BYTES     largest request accepted (262144)\n"
 	      "      --max-inflight N      requests in flight per connection "
-	      "(128)\n"
+	      "(512)\n"
 	      "      --max-connections N   connections in total (512)\n"
 	      "      --max-per-uid N       connections per client uid (256)\n"
 	      "      --idle-timeout SEC    close idle connections (0: never)\n"
@@ -99,8 +99,10 @@ options_add_identity(struct agent_options *opt, const char *uri)
 	struct identity_rule *rule;
 
 	if (strncmp(uri, "pkcs11:", 7) != 0) {
-		fprintf(stderr, "p11agentd: an identity needs a pkcs11: URI, "
-				"not '%s'\n", uri);
+		fprintf(stderr,
+			"p11agentd: an identity needs a pkcs11: URI, "
+			"not '%s'\n",
+			uri);
 		return NULL;
 	}
 	if (opt->n_identities >= AGENT_MAX_LIST) {
@@ -125,8 +127,10 @@ options_purpose(const char *arg, struct agent_options *opt)
 	} else if (strcmp(arg, "tls13-client") == 0) {
 		flags = P11A_IDENTITY_TLS13_CLIENT_ONLY;
 	} else {
-		fprintf(stderr, "p11agentd: unknown purpose '%s' (any, "
-				"tls13-client)\n", arg);
+		fprintf(stderr,
+			"p11agentd: unknown purpose '%s' (any, "
+			"tls13-client)\n",
+			arg);
 		return -1;
 	}
 	if (opt->n_identities == 0) {
@@ -301,7 +305,8 @@ options_apply(int c, const char *arg, struct agent_options *opt)
 		return 0;
 	case OPT_MAX_SIGNS:
 		if (options_parse_uint(arg, ~0ul, &v) != 0) {
-			fprintf(stderr, "p11agentd: bad --max-signs '%s'\n", arg);
+			fprintf(stderr, "p11agentd: bad --max-signs '%s'\n",
+				arg);
 			return -1;
 		}
 		opt->max_signs = v;
@@ -337,7 +342,8 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 		{"poll-interval", required_argument, NULL, 'T'},
 		{"max-frame", required_argument, NULL, OPT_MAX_FRAME},
 		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
-		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"max-connections", required_argument, NULL,
+		 OPT_MAX_CONNECTIONS},
 		{"max-per-uid", required_argument, NULL, OPT_MAX_PER_UID},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 		{"frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT},
@@ -347,7 +353,8 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 		{"lock-after", required_argument, NULL, OPT_LOCK_AFTER},
 		{"max-signs", required_argument, NULL, OPT_MAX_SIGNS},
 		{"confirm", no_argument, NULL, OPT_CONFIRM},
-		{"confirm-program", required_argument, NULL, OPT_CONFIRM_PROGRAM},
+		{"confirm-program", required_argument, NULL,
+		 OPT_CONFIRM_PROGRAM},
 		{"allow-gid", required_argument, NULL, OPT_ALLOW_GID},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -361,14 +368,14 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 	opt->poll_interval_ms = 1000;
 	opt->limits = (struct agent_limits){
 		.max_frame = P11A_MAX_FRAME,
-		.max_inflight = 128,
+		.max_inflight = 512,
 		.max_connections = 512,
 		.max_per_uid = 256,
 		.idle_timeout_s = 0,
 		.frame_timeout_s = 10,
 	};
-	while ((c = getopt_long(argc, argv, "fa:m:i:p:P:w:t:T:u:l:cskhV", longopts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fa:m:i:p:P:w:t:T:u:l:cskhV",
+				longopts, NULL)) != -1) {
 		if (c == 'h') {
 			options_usage(stdout);
 			return 1;

@@ -36,19 +36,19 @@ struct agent_options {
 	size_t n_allow_uids;
 	gid_t allow_gids[AGENT_MAX_LIST]; /* --allow-gid: peers of a group */
 	size_t n_allow_gids;
-	const char *confirm_program; /* --confirm-program */
+	const char *confirm_program;		   /* --confirm-program */
 	const char *allow_modules[AGENT_MAX_LIST]; /* --allow-module globs */
 	size_t n_allow_modules;
-	const char *pin_source; /* --pin-source */
-	const char *audit;	/* --audit: "syslog" or a file */
-	int debug;		/* --debug: keep ptrace and core dumps */
-	unsigned lock_after_s;	/* --lock-after: idle seconds; 0: never */
+	const char *pin_source;	 /* --pin-source */
+	const char *audit;	 /* --audit: "syslog" or a file */
+	int debug;		 /* --debug: keep ptrace and core dumps */
+	unsigned lock_after_s;	 /* --lock-after: idle seconds; 0: never */
 	unsigned long max_signs; /* --max-signs per unlock; 0: no limit */
 	const char *socket_path; /* --socket; NULL: default */
 	int foreground;
-	int csh;	  /* -c: print csh commands */
-	int kill_agent;	  /* -k */
-	unsigned workers; /* per token; 0: one per CPU */
+	int csh;		     /* -c: print csh commands */
+	int kill_agent;		     /* -k */
+	unsigned workers;	     /* per token; 0: one per CPU */
 	unsigned request_timeout_ms; /* --request-timeout */
 	unsigned poll_interval_ms;   /* --poll-interval: token presence */
 	struct agent_limits {

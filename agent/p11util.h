@@ -18,9 +18,9 @@ CK_RV p11_attr_get_ulong(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s,
 			 CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
 			 CK_ULONG *value);
 /* Up to max objects matching the template; *n receives the count. */
-CK_RV p11_find(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s,
-	       CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl, CK_OBJECT_HANDLE *out,
-	       CK_ULONG max, CK_ULONG *n);
+CK_RV p11_find(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+	       CK_ULONG n_tmpl, CK_OBJECT_HANDLE *out, CK_ULONG max,
+	       CK_ULONG *n);
 /*
  * The first object of a class with this CKA_ID, or CK_INVALID_HANDLE.
  */

@@ -98,7 +98,8 @@ pin_from_env(const char *var, struct pin *out)
 	const char *v = getenv(var);
 
 	if (v == NULL) {
-		log_error("PIN source: environment variable %s is not set", var);
+		log_error("PIN source: environment variable %s is not set",
+			  var);
 		return P11A_ERR_INVALID_ARGUMENT;
 	}
 	return pin_set(out, v, strlen(v));

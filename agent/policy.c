@@ -62,7 +62,8 @@ policy_confirm(const struct agent_options *opt, const struct identity *id,
 		return 1;
 	if (opt->confirm_program == NULL) {
 		log_warn("identity %s needs confirmation but no "
-			 "--confirm-program is set: refused", id->id);
+			 "--confirm-program is set: refused",
+			 id->id);
 		return 0;
 	}
 	policy_confirm_env(env, sizeof(env) / sizeof(env[0]), vars, id, c);
@@ -78,7 +79,7 @@ policy_confirm(const struct agent_options *opt, const struct identity *id,
 		if (errno != EINTR)
 			return 0;
 	r = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	log_info("identity %s for pid %d: confirmation %s", id->id,
-		 (int)c->pid, r ? "given" : "refused");
+	log_info("identity %s for pid %d: confirmation %s", id->id, (int)c->pid,
+		 r ? "given" : "refused");
 	return r;
 }

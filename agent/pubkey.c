@@ -57,8 +57,9 @@ pubkey_shape_ec(const unsigned char *params, size_t len,
 	int nid;
 
 	if ((obj = d2i_ASN1_OBJECT(NULL, &q, (long)len)) == NULL) {
-		snprintf(why, why_len, "EC key with explicit or unreadable "
-				       "curve parameters");
+		snprintf(why, why_len,
+			 "EC key with explicit or unreadable "
+			 "curve parameters");
 		return P11A_ERR_SCHEME_UNSUPPORTED;
 	}
 	nid = OBJ_obj2nid(obj);
@@ -88,16 +89,19 @@ pubkey_shape(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
 
 	memset(shape, 0, sizeof(*shape));
 	shape->curve = "";
-	if (p11_attr_get_ulong(fn, s, priv, CKA_KEY_TYPE, &key_type) != CKR_OK) {
+	if (p11_attr_get_ulong(fn, s, priv, CKA_KEY_TYPE, &key_type) !=
+	    CKR_OK) {
 		snprintf(why, why_len, "key type unreadable");
 		return r;
 	}
 	switch (key_type) {
 	case CKK_RSA:
-		if (p11_attr_get(fn, s, priv, CKA_MODULUS, &v, &len) != CKR_OK ||
+		if (p11_attr_get(fn, s, priv, CKA_MODULUS, &v, &len) !=
+			    CKR_OK ||
 		    len == 0) {
-			snprintf(why, why_len, "RSA key without readable "
-					       "modulus");
+			snprintf(why, why_len,
+				 "RSA key without readable "
+				 "modulus");
 			break;
 		}
 		shape->key_type = P11A_KEY_RSA;
@@ -108,16 +112,19 @@ pubkey_shape(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
 		r = P11A_OK;
 		break;
 	case CKK_EC:
-		if (p11_attr_get(fn, s, priv, CKA_EC_PARAMS, &v, &len) != CKR_OK) {
+		if (p11_attr_get(fn, s, priv, CKA_EC_PARAMS, &v, &len) !=
+		    CKR_OK) {
 			snprintf(why, why_len, "EC key without parameters");
 			break;
 		}
 		r = pubkey_shape_ec(v, len, shape, why, why_len);
 		break;
 	case CKK_EC_EDWARDS:
-		if (p11_attr_get(fn, s, priv, CKA_EC_PARAMS, &v, &len) != CKR_OK ||
+		if (p11_attr_get(fn, s, priv, CKA_EC_PARAMS, &v, &len) !=
+			    CKR_OK ||
 		    pubkey_edwards_nid(v, len) != NID_ED25519) {
-			snprintf(why, why_len, "Edwards key other than Ed25519");
+			snprintf(why, why_len,
+				 "Edwards key other than Ed25519");
 			break;
 		}
 		shape->key_type = P11A_KEY_ED25519;
@@ -127,7 +134,8 @@ pubkey_shape(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
 		r = P11A_OK;
 		break;
 	default:
-		snprintf(why, why_len, "key type 0x%lx not supported", key_type);
+		snprintf(why, why_len, "key type 0x%lx not supported",
+			 key_type);
 		break;
 	}
 	free(v);

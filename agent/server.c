@@ -181,7 +181,8 @@ server_process_frames(struct server *s, struct conn *c)
 	int r;
 
 	for (;;) {
-		r = p11a_frame_next(&c->in, s->agent->opt->limits.max_frame, &f);
+		r = p11a_frame_next(&c->in, s->agent->opt->limits.max_frame,
+				    &f);
 		if (r == P11A_ERR_INCOMPLETE)
 			break;
 		if (r != P11A_OK) {
@@ -210,14 +211,18 @@ static int
 server_read(struct server *s, struct conn *c)
 {
 	uint8_t *p;
+	size_t want;
 	ssize_t n;
 
 	for (;;) {
 		p11a_buf_compact(&c->in);
-		if (p11a_buf_reserve(&c->in, READ_CHUNK, &p) != P11A_OK &&
-		    p11a_buf_reserve(&c->in, 1, &p) != P11A_OK)
+		/* never ask recv for more than the buffer may still hold */
+		want = p11a_buf_room(&c->in);
+		if (want > READ_CHUNK)
+			want = READ_CHUNK;
+		if (want == 0 || p11a_buf_reserve(&c->in, want, &p) != P11A_OK)
 			return P11A_ERR_FRAME_TOO_LARGE;
-		n = recv(c->fd, p, READ_CHUNK, MSG_DONTWAIT);
+		n = recv(c->fd, p, want, MSG_DONTWAIT);
 		if (n == 0)
 			return P11A_ERR_IO;
 		if (n < 0) {
@@ -259,7 +264,8 @@ server_sweep(struct server *s, uint64_t now)
 		if (c->partial_since_ms != 0 &&
 		    now - c->partial_since_ms > frame_ms) {
 			log_info("client pid %d: frame not completed in time; "
-				 "closing", (int)c->pid);
+				 "closing",
+				 (int)c->pid);
 			conn_send_error(c, 0, P11A_ERR_TIMEOUT,
 					"frame not completed in time");
 			server_drop(s, c);

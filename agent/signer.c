@@ -48,8 +48,8 @@ signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 		       "CertificateVerify content";
 		return P11A_ERR_DENIED;
 	}
-	if (tls13 && (!signer_tls13_scheme(sc) ||
-		      (data_len != 32 && data_len != 48))) {
+	if (tls13 &&
+	    (!signer_tls13_scheme(sc) || (data_len != 32 && data_len != 48))) {
 		*why = "TLS 1.3 form needs a 32- or 48-byte transcript hash "
 		       "and a PSS, ECDSA or EdDSA scheme";
 		return P11A_ERR_BAD_INPUT;

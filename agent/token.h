@@ -30,9 +30,9 @@ struct token_session {
 };
 
 enum token_state {
-	TOKEN_READY,	    /* logged in (or no login needed) */
-	TOKEN_LOCKED,	    /* logged out by LOCK or never logged in */
-	TOKEN_NEEDS_UNLOCK  /* a login was refused: never retried alone */
+	TOKEN_READY,	   /* logged in (or no login needed) */
+	TOKEN_LOCKED,	   /* logged out by LOCK or never logged in */
+	TOKEN_NEEDS_UNLOCK /* a login was refused: never retried alone */
 };
 
 struct token {
@@ -41,23 +41,24 @@ struct token {
 	CK_INFO module_info;
 	CK_SLOT_ID slot;
 	CK_TOKEN_INFO info;
-	char label[33];		/* CK_TOKEN_INFO label, trimmed */
-	char *uri;		/* token URI for STATUS */
+	char label[33]; /* CK_TOKEN_INFO label, trimmed */
+	char *uri;	/* token URI for STATUS */
 	int login_required;
 	int protected_auth;
 
-	pthread_mutex_t lock;	/* pin, generation */
-	atomic_int state;	/* enum token_state, read without the lock */
-	struct pin pin;		/* cached PIN, wiped on LOCK */
-	unsigned generation;	/* bumped by LOCK: a login begun before it
-				   must not mark the token ready */
+	pthread_mutex_t lock; /* pin, generation */
+	atomic_int state;     /* enum token_state, read without the lock */
+	struct pin pin;	      /* cached PIN, wiped on LOCK */
+	unsigned generation;  /* bumped by LOCK: a login begun before it
+				 must not mark the token ready */
 
 	struct token_session *sessions; /* one per worker */
 	unsigned n_sessions;
 	atomic_uint session_epoch; /* bumped when the token came back */
 	atomic_int present;
-	atomic_int probing;	/* a presence probe is queued */
-	int stuck;		/* a worker never came back from the module */
+	atomic_int probing;    /* a presence probe is queued */
+	atomic_int enumerated; /* its private keys were listed once */
+	int stuck;	       /* a worker never came back from the module */
 	struct job_queue *queue;
 
 	atomic_uint_fast64_t signs;
@@ -71,11 +72,11 @@ struct identity_rule;
 struct identity {
 	struct token *token;
 	const struct identity_rule *rule; /* policy; NULL: none */
-	char id[33];		/* 32 hex characters */
-	atomic_ulong key;	/* CK_OBJECT_HANDLE of the private key */
-	uint8_t *ck_id;		/* CKA_ID */
+	char id[33];			  /* 32 hex characters */
+	atomic_ulong key; /* CK_OBJECT_HANDLE of the private key */
+	uint8_t *ck_id;	  /* CKA_ID */
 	size_t ck_id_len;
-	char *label;		/* CKA_LABEL */
+	char *label;		     /* CKA_LABEL */
 	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */
 	CK_OBJECT_CLASS class_private;
 	struct p11a_identity wire; /* what LIST sends; flags set per reply */
@@ -99,8 +100,8 @@ void token_set_present(struct token *t, int present);
 
 /*
  * Log in on session s with the token's cached PIN (or the protected
- * path), then look up its identities (refreshing known key handles).  Runs on a worker
- * thread or before the workers start.  A refused PIN is wiped and the
+ * path), then look up its identities (refreshing known key handles).  Runs on a
+ * worker thread or before the workers start.  A refused PIN is wiped and the
  * token is marked NEEDS_UNLOCK: it is never retried by itself.
  */
 int token_login(struct token *t, CK_SESSION_HANDLE s);

@@ -107,7 +107,8 @@ begin_call(p11a_client *c)
 	if (c->broken != 0)
 		return set_message(c, P11A_ERR_IO,
 				   "connection unusable after an earlier "
-				   "error: %s", p11a_strerror(c->broken));
+				   "error: %s",
+				   p11a_strerror(c->broken));
 	c->message[0] = '\0';
 	return P11A_OK;
 }
@@ -227,7 +228,8 @@ pending_push(p11a_client *c, const struct p11a_frame *f)
 	if (c->n_pending >= c->outstanding)
 		return set_broken(c, set_message(c, P11A_ERR_PROTOCOL,
 						 "reply to unknown request "
-						 "id %u", (unsigned)f->id));
+						 "id %u",
+						 (unsigned)f->id));
 	if (c->n_pending == c->pending_cap) {
 		cap = c->pending_cap == 0 ? 8 : c->pending_cap * 2;
 		grown = realloc(c->pending, cap * sizeof(*grown));
@@ -258,8 +260,7 @@ pending_pop(p11a_client *c, struct pending_frame *pf)
 {
 	*pf = c->pending[0];
 	c->n_pending--;
-	memmove(c->pending, c->pending + 1,
-		c->n_pending * sizeof(*c->pending));
+	memmove(c->pending, c->pending + 1, c->n_pending * sizeof(*c->pending));
 }
 
 static void
@@ -274,7 +275,8 @@ pending_free_all(p11a_client *c)
 	c->n_pending = c->pending_cap = 0;
 }
 
-/* ---- request / reply ------------------------------------------------------ */
+/* ---- request / reply ------------------------------------------------------
+ */
 
 /* Turn an ERROR payload into its code, keeping the message. */
 static int
@@ -367,7 +369,8 @@ simple_call(p11a_client *c, uint8_t type, const char *what)
 	return p11a_decode_empty(&f.payload);
 }
 
-/* ---- connection ------------------------------------------------------------ */
+/* ---- connection ------------------------------------------------------------
+ */
 
 int
 p11a_default_socket_path(char *buf, size_t len)
@@ -413,8 +416,7 @@ open_socket(p11a_client *c, const char *path)
 	if (r == 0)
 		return P11A_OK;
 	if (errno == ENOENT || errno == ECONNREFUSED)
-		return set_message(c, P11A_ERR_CONNECT, "no agent at %s",
-				   path);
+		return set_message(c, P11A_ERR_CONNECT, "no agent at %s", path);
 	return set_message(c, P11A_ERR_CONNECT, "cannot connect to %s: %s",
 			   path, strerror(errno));
 }
@@ -484,10 +486,10 @@ p11a_client_connect_msg(const char *path, p11a_client **out, char *msg,
 	*out = NULL;
 	if (path == NULL &&
 	    (r = p11a_default_socket_path(def, sizeof(def))) != P11A_OK) {
-		why = r == P11A_ERR_CONNECT ?
-			      "no agent socket: neither P11AGENT_SOCK nor "
-			      "XDG_RUNTIME_DIR is set" :
-			      "default socket path too long";
+		why = r == P11A_ERR_CONNECT
+			      ? "no agent socket: neither P11AGENT_SOCK nor "
+				"XDG_RUNTIME_DIR is set"
+			      : "default socket path too long";
 		goto out;
 	}
 	if (path == NULL)
@@ -596,8 +598,7 @@ check_sign_request(const struct p11a_sign_request *req)
 
 /* Encode a SIGN request into c->out under a fresh request id. */
 static int
-encode_sign(p11a_client *c, const struct p11a_sign_request *req,
-	    uint32_t *id)
+encode_sign(p11a_client *c, const struct p11a_sign_request *req, uint32_t *id)
 {
 	int r;
 
@@ -744,8 +745,7 @@ p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
 
 /* Fill a p11a_reply from a SIGNATURE or ERROR frame. */
 static int
-reply_from_frame(p11a_client *c, struct p11a_frame *f,
-		 struct p11a_reply *reply)
+reply_from_frame(p11a_client *c, struct p11a_frame *f, struct p11a_reply *reply)
 {
 	uint32_t code = 0;
 	int r;

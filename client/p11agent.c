@@ -79,8 +79,7 @@ static int
 usage_error(const struct command *cmd)
 {
 	fprintf(stderr, "usage: %s %s\n", cmd->prog, cmd->synopsis);
-	fprintf(stderr, "Try '%s --help' for more information.\n",
-		cmd->prog);
+	fprintf(stderr, "Try '%s --help' for more information.\n", cmd->prog);
 	return EXIT_USAGE;
 }
 
@@ -153,11 +152,11 @@ connect_agent(struct ctx *ctx)
 		}
 		snprintf(ctx->path, sizeof(ctx->path), "%s", ctx->socket);
 	} else if ((r = p11a_default_socket_path(ctx->path,
-						   sizeof(ctx->path))) != 0) {
-		say(r == P11A_ERR_CONNECT ?
-			    "no agent socket: set P11AGENT_SOCK or "
-			    "XDG_RUNTIME_DIR, or use --socket" :
-			    "default socket path too long");
+						 sizeof(ctx->path))) != 0) {
+		say(r == P11A_ERR_CONNECT
+			    ? "no agent socket: set P11AGENT_SOCK or "
+			      "XDG_RUNTIME_DIR, or use --socket"
+			    : "default socket path too long");
 		return r == P11A_ERR_CONNECT ? EXIT_NO_AGENT : EXIT_ERROR;
 	}
 	r = p11a_client_connect_msg(ctx->path, &ctx->c, msg, sizeof(msg));
@@ -167,7 +166,8 @@ connect_agent(struct ctx *ctx)
 		say("%s", msg);
 	else if (r == P11A_ERR_VERSION)
 		say("the agent at %s speaks no protocol version in common "
-		    "with this client: %s", ctx->path, msg);
+		    "with this client: %s",
+		    ctx->path, msg);
 	else
 		say("cannot talk to the agent at %s: %s", ctx->path, msg);
 	return exit_for(r);
@@ -343,8 +343,8 @@ static int
 parse_no_options(const struct command *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -361,7 +361,7 @@ parse_no_options(const struct command *cmd, int argc, char **argv)
 static int
 cmd_list(struct ctx *ctx, int argc, char **argv)
 {
-	struct p11a_identity_list list = { 0 };
+	struct p11a_identity_list list = {0};
 	size_t i;
 	int r, rc;
 
@@ -392,28 +392,39 @@ static int
 parse_sign(int argc, char **argv, struct sign_args *a)
 {
 	static const struct option opts[] = {
-		{ "identity", required_argument, NULL, 'i' },
-		{ "scheme", required_argument, NULL, 's' },
-		{ "digest", no_argument, NULL, 'd' },
-		{ "in", required_argument, NULL, 'I' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"identity", required_argument, NULL, 'i'},
+		{"scheme", required_argument, NULL, 's'},
+		{"digest", no_argument, NULL, 'd'},
+		{"in", required_argument, NULL, 'I'},
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const struct command *cmd = find_command("sign");
 	int ch;
 
 	memset(a, 0, sizeof(*a));
-	while ((ch = getopt_long(argc, argv, "i:s:dI:o:h", opts, NULL)) !=
-	       -1) {
+	while ((ch = getopt_long(argc, argv, "i:s:dI:o:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'i': a->identity = optarg; break;
-		case 's': a->scheme = optarg; break;
-		case 'd': a->digest = 1; break;
-		case 'I': a->in = optarg; break;
-		case 'o': a->out = optarg; break;
-		case 'h': return command_help(cmd);
-		default: return usage_error(cmd);
+		case 'i':
+			a->identity = optarg;
+			break;
+		case 's':
+			a->scheme = optarg;
+			break;
+		case 'd':
+			a->digest = 1;
+			break;
+		case 'I':
+			a->in = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
+		case 'h':
+			return command_help(cmd);
+		default:
+			return usage_error(cmd);
 		}
 	}
 	if (optind != argc || a->identity == NULL || a->scheme == NULL)
@@ -435,8 +446,8 @@ read_input(const char *path, uint8_t **data, size_t *len)
 	}
 	if (read_all(fd, INPUT_MAX, data, len) != 0) {
 		say("sign: cannot read %s: %s", path ? path : "stdin",
-		    errno == EFBIG ? "input larger than a request can carry" :
-				     strerror(errno));
+		    errno == EFBIG ? "input larger than a request can carry"
+				   : strerror(errno));
 		rc = EXIT_ERROR;
 	}
 	if (fd != STDIN_FILENO)
@@ -452,8 +463,8 @@ write_output(const char *path, const uint8_t *sig, size_t len)
 	int rc = EXIT_OK;
 
 	if (path != NULL && strcmp(path, "-") != 0 &&
-	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		       0666)) < 0) {
+	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) <
+		    0) {
 		say("sign: cannot create %s: %s", path, strerror(errno));
 		return EXIT_ERROR;
 	}
@@ -478,7 +489,8 @@ sign_failed(const struct ctx *ctx, int r, const struct sign_args *a)
 		break;
 	case P11A_ERR_IDENTITY_AMBIGUOUS:
 		say("identity is ambiguous: %s (several keys match; use the "
-		    "id from '" PROG " list')", a->identity);
+		    "id from '" PROG " list')",
+		    a->identity);
 		break;
 	case P11A_ERR_SCHEME_UNSUPPORTED:
 		say("scheme %s not supported by this key", a->scheme);
@@ -495,7 +507,7 @@ sign_failed(const struct ctx *ctx, int r, const struct sign_args *a)
 static int
 cmd_sign(struct ctx *ctx, int argc, char **argv)
 {
-	struct p11a_sign_request req = { 0 };
+	struct p11a_sign_request req = {0};
 	struct sign_args a;
 	uint8_t *data = NULL, *sig = NULL;
 	size_t data_len = 0, sig_len = 0;
@@ -547,10 +559,10 @@ format_flags(uint32_t flags, char *buf, size_t len)
 		uint32_t bit;
 		const char *word;
 	} words[] = {
-		{ P11A_TOKEN_PRESENT, "present" },
-		{ P11A_TOKEN_LOGGED_IN, "logged-in" },
-		{ P11A_TOKEN_NEEDS_UNLOCK, "needs-unlock" },
-		{ P11A_TOKEN_PROTECTED_AUTH, "protected-auth" },
+		{P11A_TOKEN_PRESENT, "present"},
+		{P11A_TOKEN_LOGGED_IN, "logged-in"},
+		{P11A_TOKEN_NEEDS_UNLOCK, "needs-unlock"},
+		{P11A_TOKEN_PROTECTED_AUTH, "protected-auth"},
 	};
 	size_t i, used = 0;
 	uint32_t known = 0;
@@ -560,7 +572,8 @@ format_flags(uint32_t flags, char *buf, size_t len)
 		known |= words[i].bit;
 		if ((flags & words[i].bit) && used < len)
 			used += (size_t)snprintf(buf + used, len - used, "%s%s",
-						 used ? "," : "", words[i].word);
+						 used ? "," : "",
+						 words[i].word);
 	}
 	if ((flags & ~known) && used < len)
 		used += (size_t)snprintf(buf + used, len - used, "%s0x%x",
@@ -573,8 +586,7 @@ format_flags(uint32_t flags, char *buf, size_t len)
 #define FLAGS_LEN 96
 
 static void
-print_token(const struct p11a_token_status *t, int label_width,
-	    int flags_width)
+print_token(const struct p11a_token_status *t, int label_width, int flags_width)
 {
 	char flags[FLAGS_LEN], avg[32];
 	const char *label =
@@ -587,9 +599,9 @@ print_token(const struct p11a_token_status *t, int label_width,
 	else
 		snprintf(avg, sizeof(avg), "-");
 	printf("%-*s  %-*s %10u %7u %10llu %7llu %8s\n", label_width, label,
-	       flags_width, flags, (unsigned)t->identities, (unsigned)t->workers,
-	       (unsigned long long)t->signs, (unsigned long long)t->errors,
-	       avg);
+	       flags_width, flags, (unsigned)t->identities,
+	       (unsigned)t->workers, (unsigned long long)t->signs,
+	       (unsigned long long)t->errors, avg);
 }
 
 static void
@@ -612,8 +624,8 @@ print_status(const struct p11a_status *st)
 			flags_width = (int)strlen(flags);
 	}
 	printf("%-*s  %-*s %10s %7s %10s %7s %8s\n", width, "TOKEN",
-	       flags_width, "FLAGS", "IDENTITIES", "WORKERS", "SIGNS",
-	       "ERRORS", "AVG_USEC");
+	       flags_width, "FLAGS", "IDENTITIES", "WORKERS", "SIGNS", "ERRORS",
+	       "AVG_USEC");
 	for (i = 0; i < st->n_tokens; i++)
 		print_token(&st->tokens[i], width, flags_width);
 }
@@ -621,7 +633,7 @@ print_status(const struct p11a_status *st)
 static int
 cmd_status(struct ctx *ctx, int argc, char **argv)
 {
-	struct p11a_status st = { 0 };
+	struct p11a_status st = {0};
 	int r, rc;
 
 	if ((rc = parse_no_options(find_command("status"), argc, argv)) >= 0)
@@ -660,7 +672,7 @@ pin_signal_handler(int sig)
 	pin_signal = sig;
 }
 
-static const int pin_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static const int pin_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define N_PIN_SIGNALS (sizeof(pin_signals) / sizeof(pin_signals[0]))
 
 /*
@@ -839,8 +851,7 @@ check_pin_source(const char *source)
 	if ((strncmp(source, "file:", 5) == 0 && source[5] != '\0') ||
 	    (strncmp(source, "env:", 4) == 0 && source[4] != '\0'))
 		return -1;
-	say("unlock: bad --pin-source '%s': want file:PATH or env:VAR",
-	    source);
+	say("unlock: bad --pin-source '%s': want file:PATH or env:VAR", source);
 	return usage_error(cmd);
 }
 
@@ -872,10 +883,10 @@ static int
 cmd_unlock(struct ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "token", required_argument, NULL, 't' },
-		{ "pin-source", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"token", required_argument, NULL, 't'},
+		{"pin-source", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const struct command *cmd = find_command("unlock");
 	const char *token = NULL, *source = NULL;
@@ -884,10 +895,16 @@ cmd_unlock(struct ctx *ctx, int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "t:p:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 't': token = optarg; break;
-		case 'p': source = optarg; break;
-		case 'h': return command_help(cmd);
-		default: return usage_error(cmd);
+		case 't':
+			token = optarg;
+			break;
+		case 'p':
+			source = optarg;
+			break;
+		case 'h':
+			return command_help(cmd);
+		default:
+			return usage_error(cmd);
 		}
 	}
 	if (optind != argc)
@@ -908,26 +925,26 @@ out:
 /* ---- dispatch ---------------------------------------------------------- */
 
 static const struct command commands[] = {
-	{ "list", PROG " list", cmd_list, "[--help]",
-	  "List the identities (keys) the agent holds, one per line:\n"
-	  "  ID URI KEYTYPE BITS SCHEMES SUBJECT [(unavailable)]\n" },
-	{ "sign", PROG " sign", cmd_sign,
-	  "--identity ID|URI --scheme NAME [--digest] [--in FILE] "
-	  "[--out FILE]",
-	  "Sign the data read from FILE (default: stdin) with an identity and\n"
-	  "a TLS SignatureScheme (RFC 8446 name, e.g. rsa_pss_rsae_sha256);\n"
-	  "write the raw signature to FILE (default: stdout).\n"
-	  "  --digest   the input is already a digest of the scheme's hash\n" },
-	{ "status", PROG " status", cmd_status, "[--help]",
-	  "Show the agent's version, uptime and counters, and its tokens.\n" },
-	{ "lock", PROG " lock", cmd_lock, "[--help]",
-	  "Log out of every token and forget cached PINs.\n" },
-	{ "unlock", PROG " unlock", cmd_unlock,
-	  "[--token URI] [--pin-source file:PATH|env:VAR]",
-	  "Log in again.  The PIN is read from the terminal unless\n"
-	  "--pin-source names a file (its first line) or an environment\n"
-	  "variable.\n"
-	  "  --token URI   only the tokens matching this pkcs11: URI\n" },
+	{"list", PROG " list", cmd_list, "[--help]",
+	 "List the identities (keys) the agent holds, one per line:\n"
+	 "  ID URI KEYTYPE BITS SCHEMES SUBJECT [(unavailable)]\n"},
+	{"sign", PROG " sign", cmd_sign,
+	 "--identity ID|URI --scheme NAME [--digest] [--in FILE] "
+	 "[--out FILE]",
+	 "Sign the data read from FILE (default: stdin) with an identity and\n"
+	 "a TLS SignatureScheme (RFC 8446 name, e.g. rsa_pss_rsae_sha256);\n"
+	 "write the raw signature to FILE (default: stdout).\n"
+	 "  --digest   the input is already a digest of the scheme's hash\n"},
+	{"status", PROG " status", cmd_status, "[--help]",
+	 "Show the agent's version, uptime and counters, and its tokens.\n"},
+	{"lock", PROG " lock", cmd_lock, "[--help]",
+	 "Log out of every token and forget cached PINs.\n"},
+	{"unlock", PROG " unlock", cmd_unlock,
+	 "[--token URI] [--pin-source file:PATH|env:VAR]",
+	 "Log in again.  The PIN is read from the terminal unless\n"
+	 "--pin-source names a file (its first line) or an environment\n"
+	 "variable.\n"
+	 "  --token URI   only the tokens matching this pkcs11: URI\n"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -966,21 +983,29 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
-	struct ctx ctx = { 0 };
+	struct ctx ctx = {0};
 	const struct command *cmd;
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "+s:hV", opts, NULL)) != -1) {
 		switch (ch) {
-		case 's': ctx.socket = optarg; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		case 'V': printf(PROG " " P11A_VERSION "\n"); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		case 's':
+			ctx.socket = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " " P11A_VERSION "\n");
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc || (cmd = find_command(argv[optind])) == NULL) {

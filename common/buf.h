@@ -34,6 +34,8 @@ void p11a_buf_reset(struct p11a_buf *b);
 void p11a_buf_compact(struct p11a_buf *b);
 
 size_t p11a_buf_remaining(const struct p11a_buf *b);
+/* Bytes that can still be appended before max is reached (0 for a view). */
+size_t p11a_buf_room(const struct p11a_buf *b);
 /* Pointer to the first unread byte; valid until the next write. */
 const uint8_t *p11a_buf_ptr(const struct p11a_buf *b);
 /* Skip n unread bytes; P11A_ERR_TRUNCATED if fewer remain. */
@@ -41,7 +43,9 @@ int p11a_buf_consume(struct p11a_buf *b, size_t n);
 
 /*
  * Room for n more bytes at the end, returned in *p for a caller such as
- * read(2) to fill; then p11a_buf_commit() says how many it wrote.
+ * read(2) to fill; then p11a_buf_commit() says how many it wrote.  Only
+ * n bytes are guaranteed: read at most n, e.g.
+ * n = min(CHUNK, p11a_buf_room(b)).
  */
 int p11a_buf_reserve(struct p11a_buf *b, size_t n, uint8_t **p);
 int p11a_buf_commit(struct p11a_buf *b, size_t n);
@@ -65,8 +69,7 @@ int p11a_buf_get_u64(struct p11a_buf *b, uint64_t *v);
 /* peek a u32 at the read position without consuming it */
 int p11a_buf_peek_u32(const struct p11a_buf *b, uint32_t *v);
 /* u32 length then bytes; *p points into the buffer (no copy) */
-int p11a_buf_get_bytes_view(struct p11a_buf *b, const uint8_t **p,
-			    size_t *n);
+int p11a_buf_get_bytes_view(struct p11a_buf *b, const uint8_t **p, size_t *n);
 /* u32 length then bytes, copied into a fresh allocation (NULL if 0) */
 int p11a_buf_get_bytes_dup(struct p11a_buf *b, uint8_t **p, size_t *n);
 /*

@@ -22,10 +22,10 @@ enum p11a_hash {
 
 struct p11a_scheme_info {
 	uint16_t code;
-	const char *name;  /* RFC 8446 name, e.g. "rsa_pss_rsae_sha256" */
-	uint8_t key_type;  /* P11A_KEY_* */
+	const char *name; /* RFC 8446 name, e.g. "rsa_pss_rsae_sha256" */
+	uint8_t key_type; /* P11A_KEY_* */
 	enum p11a_hash hash;
-	size_t hash_len;   /* 0 for Ed25519 */
+	size_t hash_len;	     /* 0 for Ed25519 */
 	CK_MECHANISM_TYPE mechanism; /* CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, ... */
 	/* PSS only: parameters for CK_RSA_PKCS_PSS_PARAMS */
 	CK_MECHANISM_TYPE pss_hash;
@@ -67,8 +67,7 @@ const char *p11a_hash_openssl_name(enum p11a_hash h);
  * P11A_ERR_INVALID_ARGUMENT for Ed25519 (no hash).
  */
 int p11a_scheme_hash(const struct p11a_scheme_info *s, const uint8_t *msg,
-		     size_t len, uint8_t *out, size_t out_max,
-		     size_t *out_len);
+		     size_t len, uint8_t *out, size_t out_max, size_t *out_len);
 
 /*
  * PKCS#1 v1.5 input for CKM_RSA_PKCS: the DER DigestInfo of digest for

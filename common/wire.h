@@ -53,13 +53,12 @@ int p11a_encode_empty(struct p11a_buf *out, uint8_t type, uint32_t id);
 int p11a_encode_sign(struct p11a_buf *out, uint32_t id,
 		     const struct p11a_sign_request *req);
 /* token_uri may be NULL (all tokens); the PIN is not copied anywhere else */
-int p11a_encode_unlock(struct p11a_buf *out, uint32_t id,
-		       const char *token_uri, const uint8_t *pin,
-		       size_t pin_len);
+int p11a_encode_unlock(struct p11a_buf *out, uint32_t id, const char *token_uri,
+		       const uint8_t *pin, size_t pin_len);
 int p11a_encode_identities(struct p11a_buf *out, uint32_t id,
 			   const struct p11a_identity *items, size_t n);
-int p11a_encode_signature(struct p11a_buf *out, uint32_t id,
-			  const uint8_t *sig, size_t sig_len);
+int p11a_encode_signature(struct p11a_buf *out, uint32_t id, const uint8_t *sig,
+			  size_t sig_len);
 int p11a_encode_status_reply(struct p11a_buf *out, uint32_t id,
 			     const struct p11a_status *st);
 int p11a_encode_error(struct p11a_buf *out, uint32_t id, uint32_t code,
@@ -73,8 +72,7 @@ int p11a_decode_sign(struct p11a_buf *p, struct p11a_sign_view *v);
 /* *token_uri is allocated (NULL when absent); *pin borrows the payload */
 int p11a_decode_unlock(struct p11a_buf *p, char **token_uri,
 		       const uint8_t **pin, size_t *pin_len);
-int p11a_decode_identities(struct p11a_buf *p,
-			   struct p11a_identity_list *list);
+int p11a_decode_identities(struct p11a_buf *p, struct p11a_identity_list *list);
 int p11a_decode_signature(struct p11a_buf *p, const uint8_t **sig,
 			  size_t *sig_len);
 int p11a_decode_status_reply(struct p11a_buf *p, struct p11a_status *st);

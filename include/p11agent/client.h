@@ -94,15 +94,13 @@ int p11a_client_lock(p11a_client *c);
  * restricts it to matching tokens; NULL means every locked token.
  * P11A_ERR_PIN_INCORRECT if the token refused the PIN.
  */
-int p11a_client_unlock(p11a_client *c, const char *token_uri,
-		       const char *pin);
+int p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin);
 
 /*
  * p11a_client_send_sign - queue a SIGN request without waiting; *req_id
  * receives its request id.  The request is written before returning.
  */
-int p11a_client_send_sign(p11a_client *c,
-			  const struct p11a_sign_request *req,
+int p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
 			  uint32_t *req_id);
 
 struct p11a_reply {

@@ -54,11 +54,7 @@ enum p11a_scheme {
 	P11A_SCHEME_RSA_PKCS1_MD5_SHA1 = 0xfe00
 };
 
-enum p11a_key_type {
-	P11A_KEY_RSA = 1,
-	P11A_KEY_EC = 2,
-	P11A_KEY_ED25519 = 3
-};
+enum p11a_key_type { P11A_KEY_RSA = 1, P11A_KEY_EC = 2, P11A_KEY_ED25519 = 3 };
 
 /* SIGN flags */
 #define P11A_SIGN_DIGEST 0x01u /* data is a digest of the scheme's hash */

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# 200 SIGN requests in flight on one connection (pipeline_test.c) across
+# RSA, ECDSA and Ed25519 identities: every reply arrives once and every
+# signature verifies.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ -n ${P11A_PIPELINE_TEST:-} && -x $P11A_PIPELINE_TEST ]] ||
+	p11a_fail "P11A_PIPELINE_TEST must name the pipeline_test binary"
+p11a_setup_dir
+p11a_make_token tok 1234 r:rsa2048 e:p256 e384:p384 ed:ed25519
+export P11A_PIN=1234
+p11a_start_agent --pin-source env:P11A_PIN --workers 2
+p11a_expect_exit 0 "$P11A_PIPELINE_TEST" "$P11AGENT_SOCK"
+echo "$P11A_OUTPUT"
+p11a_expect_output_matches '4 identities, 200 signatures verified'
+
+rc=0
+p11a_stop_agent || rc=$?
+[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM, expected 0"
+echo ok
