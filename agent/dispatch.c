@@ -1,5 +1,6 @@
 #include "dispatch.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,68 @@
 
 struct sign_job {
 	struct job base;
+	struct sign_job *pool_next;
 	struct agent *agent;
 	struct conn *conn;
 	uint32_t req_id;
 	struct identity *identity;
 	const struct p11a_scheme_info *scheme;
 	uint32_t flags;
+	size_t cap; /* bytes data[] can hold */
 	size_t len;
 	uint8_t data[];
 };
+
+/*
+ * SIGN jobs are recycled so the hot path allocates nothing: TLS inputs
+ * (digests, transcript hashes, CertificateVerify content) fit the inline
+ * size; larger messages take a one-off allocation.
+ */
+#define SIGN_JOB_INLINE 512
+#define SIGN_POOL_MAX 1024
+
+static struct {
+	pthread_mutex_t lock;
+	struct sign_job *free;
+	unsigned n;
+} sign_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct sign_job *
+sign_job_alloc(size_t len)
+{
+	struct sign_job *sj = NULL;
+	size_t cap = len > SIGN_JOB_INLINE ? len : SIGN_JOB_INLINE;
+
+	if (cap == SIGN_JOB_INLINE) {
+		pthread_mutex_lock(&sign_pool.lock);
+		if ((sj = sign_pool.free) != NULL) {
+			sign_pool.free = sj->pool_next;
+			sign_pool.n--;
+		}
+		pthread_mutex_unlock(&sign_pool.lock);
+	}
+	if (sj == NULL && (sj = malloc(sizeof(*sj) + cap)) == NULL)
+		return NULL;
+	memset(sj, 0, sizeof(*sj));
+	sj->cap = cap;
+	return sj;
+}
+
+static void
+sign_job_release(struct sign_job *sj)
+{
+	if (sj->cap == SIGN_JOB_INLINE) {
+		pthread_mutex_lock(&sign_pool.lock);
+		if (sign_pool.n < SIGN_POOL_MAX) {
+			sj->pool_next = sign_pool.free;
+			sign_pool.free = sj;
+			sign_pool.n++;
+			sj = NULL;
+		}
+		pthread_mutex_unlock(&sign_pool.lock);
+	}
+	free(sj);
+}
 
 /* Shared by the login jobs of one UNLOCK; the last one replies. */
 struct unlock_op {
@@ -170,7 +224,7 @@ out:
 	job_done(t, j);
 	atomic_fetch_sub(&sj->conn->inflight, 1);
 	conn_unref(sj->conn);
-	free(sj);
+	sign_job_release(sj);
 }
 
 /* Monitor thread: the token did not answer in time. */
@@ -242,7 +296,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 		return sign_refuse(c, f->id, id, sc, P11A_ERR_BUSY,
 				   "too many requests in flight on this "
 				   "connection");
-	if ((sj = calloc(1, sizeof(*sj) + v.data_len)) == NULL) {
+	if ((sj = sign_job_alloc(v.data_len)) == NULL) {
 		conn_send_error(c, f->id, P11A_ERR_NO_MEMORY, "out of memory");
 		return P11A_OK;
 	}
@@ -262,7 +316,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	if ((r = jobs_submit(id->token, &sj->base)) != P11A_OK) {
 		atomic_fetch_sub(&c->inflight, 1);
 		conn_unref(c);
-		free(sj);
+		sign_job_release(sj);
 		conn_send_error(c, f->id, r, p11a_strerror(r));
 	}
 	return P11A_OK;

@@ -236,6 +236,12 @@ server_read(struct server *s, struct conn *c)
 		c->last_active_ms = jobs_now_ms();
 		if (server_process_frames(s, c) != P11A_OK)
 			return P11A_ERR_PROTOCOL;
+		/*
+		 * A short read drained the socket: skip the recv that would
+		 * only say EAGAIN (level-triggered epoll reports more later).
+		 */
+		if ((size_t)n < want)
+			return P11A_OK;
 	}
 }
 

@@ -2,6 +2,8 @@
  * The signature scheme table and the encodings around a token signature:
  * PKCS#1 DigestInfo in front of a digest, and ECDSA r||s to DER.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -208,13 +210,71 @@ p11a_hash_openssl_name(enum p11a_hash h)
 	return hi == NULL ? NULL : hi->openssl_name;
 }
 
+/*
+ * Fetching a digest takes locks and a lookup in OpenSSL's method store:
+ * do it once per hash and keep the result for the life of the process
+ * (a signing agent hashes on every request).
+ */
+static const EVP_MD *
+scheme_md(enum p11a_hash h, const struct hash_info *hi)
+{
+	static _Atomic(EVP_MD *) cache[P11A_HASH_SHA512 + 1];
+	EVP_MD *md, *expected = NULL;
+
+	if ((unsigned)h > P11A_HASH_SHA512)
+		return NULL;
+	if ((md = atomic_load(&cache[h])) != NULL)
+		return md;
+	if ((md = EVP_MD_fetch(NULL, hi->openssl_name, NULL)) == NULL)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&cache[h], &expected, md)) {
+		EVP_MD_free(md);
+		md = expected;
+	}
+	return md;
+}
+
+static pthread_key_t md_ctx_key;
+static pthread_once_t md_ctx_once = PTHREAD_ONCE_INIT;
+
+static void
+scheme_md_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+scheme_md_ctx_key_init(void)
+{
+	(void)pthread_key_create(&md_ctx_key, scheme_md_ctx_free);
+}
+
+/* One digest context per thread, reused: no allocation per request. */
+static EVP_MD_CTX *
+scheme_md_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	pthread_once(&md_ctx_once, scheme_md_ctx_key_init);
+	if ((ctx = pthread_getspecific(md_ctx_key)) != NULL)
+		return ctx;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	if (pthread_setspecific(md_ctx_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int
 p11a_scheme_hash(const struct p11a_scheme_info *s, const uint8_t *msg,
 		 size_t len, uint8_t *out, size_t out_max, size_t *out_len)
 {
 	const struct hash_info *hi;
 	unsigned int mdlen = 0;
-	EVP_MD *md;
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
 	int ok;
 
 	*out_len = 0;
@@ -222,10 +282,13 @@ p11a_scheme_hash(const struct p11a_scheme_info *s, const uint8_t *msg,
 	    out_max < hi->len || (msg == NULL && len > 0))
 		return P11A_ERR_INVALID_ARGUMENT;
 	/* absent when a provider (FIPS) does not offer MD5 */
-	if ((md = EVP_MD_fetch(NULL, hi->openssl_name, NULL)) == NULL)
+	if ((md = scheme_md(s->hash, hi)) == NULL)
 		return P11A_ERR_SCHEME_UNSUPPORTED;
-	ok = EVP_Digest(msg, len, out, &mdlen, md, NULL);
-	EVP_MD_free(md);
+	if ((ctx = scheme_md_ctx()) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	ok = EVP_DigestInit_ex2(ctx, md, NULL) &&
+	     EVP_DigestUpdate(ctx, msg, len) &&
+	     EVP_DigestFinal_ex(ctx, out, &mdlen);
 	if (!ok || mdlen != hi->len)
 		return P11A_ERR_INTERNAL;
 	*out_len = mdlen;
