@@ -1,0 +1,182 @@
+/*
+ * LOCK and UNLOCK, and the automatic locks (--lock-after, --max-signs):
+ * state changes at once, the token is told from its own queue.
+ */
+#include "dispatch.h"
+#include "handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+#include <p11-kit/uri.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "p11agent/error.h"
+
+struct unlock_op {
+	struct agent *agent;
+	atomic_int remaining;
+	atomic_int error;
+	struct conn *conn;
+	uint32_t req_id;
+};
+
+struct login_job {
+	struct job base;
+	struct unlock_op *op;
+};
+
+static void
+logout_job_run(struct job *j, struct token *t, struct token_session *s)
+{
+	token_logout(t, s->h);
+	free(j);
+}
+
+void
+agent_lock(struct agent *a, const char *why)
+{
+	struct job *j;
+
+	/* the state changes now; the token is told from its own queue */
+	for (size_t i = 0; i < a->modules.n_tokens; i++) {
+		struct token *t = a->modules.tokens[i];
+
+		token_lock(t);
+		if (!t->login_required || (j = calloc(1, sizeof(*j))) == NULL)
+			continue;
+		j->run = logout_job_run;
+		if (jobs_submit(t, j) != P11A_OK)
+			free(j);
+	}
+	log_info("locked: %s", why);
+}
+
+int
+handle_lock(struct agent *a, struct conn *c, struct p11a_frame *f)
+{
+	char why[64];
+	int r;
+
+	if ((r = p11a_decode_empty(&f->payload)) != P11A_OK)
+		return r;
+	snprintf(why, sizeof(why), "LOCK from client pid %d", (int)c->pid);
+	agent_lock(a, why);
+	conn_send_empty(c, P11A_MSG_OK, f->id);
+	return P11A_OK;
+}
+
+static void
+unlock_op_finish(struct unlock_op *op, int r)
+{
+	int expected = P11A_OK;
+
+	if (r != P11A_OK)
+		atomic_compare_exchange_strong(&op->error, &expected, r);
+	if (atomic_fetch_sub(&op->remaining, 1) != 1)
+		return;
+	r = atomic_load(&op->error);
+	if (r == P11A_OK) {
+		atomic_store(&op->agent->signs_since_unlock, 0);
+		atomic_store(&op->agent->last_use_ms, jobs_now_ms());
+		conn_send_empty(op->conn, P11A_MSG_OK, op->req_id);
+	} else {
+		conn_send_error(op->conn, op->req_id, r, p11a_strerror(r));
+	}
+	conn_unref(op->conn);
+	free(op);
+}
+
+static void
+login_job_run(struct job *j, struct token *t, struct token_session *s)
+{
+	struct login_job *lj = (struct login_job *)j;
+
+	unlock_op_finish(lj->op, token_login(t, s->h));
+	free(lj);
+}
+
+/* Tokens an UNLOCK applies to: locked ones matching the URI, if any. */
+static int
+unlock_wants(struct token *t, P11KitUri *u)
+{
+	if (!t->login_required || token_get_state(t) == TOKEN_READY)
+		return 0;
+	return u == NULL || p11_kit_uri_match_token_info(u, &t->info);
+}
+
+static int
+unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
+	     const uint8_t *pin, size_t pin_len)
+{
+	struct unlock_op *op;
+	struct login_job *lj;
+	int n = 0;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	/* one extra count so the op cannot finish while jobs are queued */
+	atomic_store(&op->remaining, 1);
+	op->agent = a;
+	op->conn = c;
+	op->req_id = id;
+	conn_ref(c);
+	for (size_t i = 0; i < a->modules.n_tokens; i++) {
+		struct token *t = a->modules.tokens[i];
+
+		if (!unlock_wants(t, u))
+			continue;
+		if ((lj = calloc(1, sizeof(*lj))) == NULL ||
+		    token_set_pin(t, pin, pin_len) != P11A_OK) {
+			free(lj);
+			atomic_store(&op->error, P11A_ERR_BAD_INPUT);
+			continue;
+		}
+		lj->base.run = login_job_run;
+		lj->op = op;
+		atomic_fetch_add(&op->remaining, 1);
+		if (jobs_submit(t, &lj->base) != P11A_OK) {
+			atomic_fetch_sub(&op->remaining, 1);
+			free(lj);
+			continue;
+		}
+		n++;
+	}
+	log_info("unlock of %d token(s) requested by client pid %d", n,
+		 (int)c->pid);
+	unlock_op_finish(op, P11A_OK);
+	return P11A_OK;
+}
+
+int
+handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
+{
+	char *token_uri = NULL;
+	const uint8_t *pin;
+	P11KitUri *u = NULL;
+	size_t pin_len;
+	int r;
+
+	if ((r = p11a_decode_unlock(&f->payload, &token_uri, &pin, &pin_len)) !=
+	    P11A_OK)
+		return r;
+	if (token_uri != NULL) {
+		if ((u = p11_kit_uri_new()) == NULL ||
+		    p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_TOKEN, u) !=
+			    P11_KIT_URI_OK) {
+			conn_send_error(c, f->id, P11A_ERR_BAD_INPUT,
+					"token URI does not parse");
+			goto out;
+		}
+	}
+	if ((r = unlock_start(a, c, f->id, u, pin, pin_len)) != P11A_OK)
+		conn_send_error(c, f->id, r, p11a_strerror(r));
+out:
+	/* the PIN was copied to the tokens; wipe it from the input buffer */
+	OPENSSL_cleanse((uint8_t *)pin, pin_len);
+	p11_kit_uri_free(u);
+	free(token_uri);
+	return P11A_OK;
+}

@@ -1,0 +1,315 @@
+/*
+ * SIGN: checks answered at once on the event loop, then a job on the
+ * token's queue that signs, retries once after a recoverable token
+ * failure, audits and replies from the worker.
+ */
+#include "dispatch.h"
+#include "handlers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "audit.h"
+#include "identity.h"
+#include "jobs.h"
+#include "log.h"
+#include "policy.h"
+#include "p11agent/error.h"
+#include "signer.h"
+
+struct sign_job {
+	struct job base;
+	struct sign_job *pool_next;
+	struct agent *agent;
+	struct conn *conn;
+	uint32_t req_id;
+	struct identity *identity;
+	const struct p11a_scheme_info *scheme;
+	uint32_t flags;
+	size_t cap; /* bytes data[] can hold */
+	size_t len;
+	uint8_t data[];
+};
+
+/*
+ * SIGN jobs are recycled so the hot path allocates nothing: TLS inputs
+ * (digests, transcript hashes, CertificateVerify content) fit the inline
+ * size; larger messages take a one-off allocation.
+ */
+#define SIGN_JOB_INLINE 512
+#define SIGN_POOL_MAX 1024
+
+static struct {
+	pthread_mutex_t lock;
+	struct sign_job *free;
+	unsigned n;
+} sign_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct sign_job *
+sign_job_alloc(size_t len)
+{
+	struct sign_job *sj = NULL;
+	size_t cap = len > SIGN_JOB_INLINE ? len : SIGN_JOB_INLINE;
+
+	if (cap == SIGN_JOB_INLINE) {
+		pthread_mutex_lock(&sign_pool.lock);
+		if ((sj = sign_pool.free) != NULL) {
+			sign_pool.free = sj->pool_next;
+			sign_pool.n--;
+		}
+		pthread_mutex_unlock(&sign_pool.lock);
+	}
+	if (sj == NULL && (sj = malloc(sizeof(*sj) + cap)) == NULL)
+		return NULL;
+	memset(sj, 0, sizeof(*sj));
+	sj->cap = cap;
+	return sj;
+}
+
+static void
+sign_job_release(struct sign_job *sj)
+{
+	if (sj->cap == SIGN_JOB_INLINE) {
+		pthread_mutex_lock(&sign_pool.lock);
+		if (sign_pool.n < SIGN_POOL_MAX) {
+			sj->pool_next = sign_pool.free;
+			sign_pool.free = sj;
+			sign_pool.n++;
+			sj = NULL;
+		}
+		pthread_mutex_unlock(&sign_pool.lock);
+	}
+	free(sj);
+}
+
+/* Shared by the login jobs of one UNLOCK; the last one replies. */
+static uint64_t
+usec_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000u +
+	       (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+static void
+sign_job_reply(struct sign_job *sj, int r, CK_RV rv, const uint8_t *sig,
+	       size_t sig_len)
+{
+	struct p11a_buf *out;
+	char msg[160];
+
+	if (r != P11A_OK) {
+		if (rv != CKR_OK)
+			snprintf(msg, sizeof(msg), "%s: %s", p11a_strerror(r),
+				 p11_kit_strerror(rv));
+		else
+			snprintf(msg, sizeof(msg), "%s", p11a_strerror(r));
+		conn_send_error(sj->conn, sj->req_id, r, msg);
+		return;
+	}
+	if ((out = conn_out_begin(sj->conn)) == NULL)
+		return;
+	if (p11a_encode_signature(out, sj->req_id, sig, sig_len) != P11A_OK)
+		log_warn("cannot queue a signature reply");
+	conn_out_end(sj->conn);
+}
+
+/*
+ * Repair what a failed C_Sign says was lost, so the request can be tried
+ * once more: a session (reopen it, log in again), the login (a token
+ * reset; log in again with the cached PIN, which a refused PIN wipes, so
+ * this never loops), or the key handle (look the keys up again).
+ */
+static int
+sign_recover(struct token *t, struct token_session *s, CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+		return token_session_reopen(t, s) == P11A_OK &&
+		       token_login(t, s->h) == P11A_OK;
+	case CKR_USER_NOT_LOGGED_IN:
+		return token_get_state(t) == TOKEN_READY &&
+		       token_login(t, s->h) == P11A_OK;
+	case CKR_KEY_HANDLE_INVALID:
+	case CKR_OBJECT_HANDLE_INVALID:
+		return identities_discover(t, s->h) == P11A_OK;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+		token_set_present(t, 0);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
+	      uint8_t *sig, size_t *sig_len, CK_RV *rv)
+{
+	int r;
+
+	if (!atomic_load(&t->present))
+		return P11A_ERR_TOKEN_NOT_PRESENT;
+	if (token_get_state(t) != TOKEN_READY)
+		return P11A_ERR_LOCKED;
+	if (!policy_confirm(sj->agent->opt, sj->identity, sj->conn))
+		return P11A_ERR_DENIED;
+	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
+			sj->flags, sj->data, sj->len, sig, sig_len, rv);
+	if (r == P11A_OK || *rv == CKR_OK || !sign_recover(t, s, *rv))
+		return r;
+	log_info("token %s: recovered from %s; retrying once", t->label,
+		 p11_kit_strerror(*rv));
+	return signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
+			   sj->flags, sj->data, sj->len, sig, sig_len, rv);
+}
+
+/* Count a signature against --max-signs; lock when it is reached. */
+static void
+sign_job_count(struct agent *a)
+{
+	uint64_t n = atomic_fetch_add(&a->signs_since_unlock, 1) + 1;
+
+	atomic_store(&a->last_use_ms, jobs_now_ms());
+	if (a->opt->max_signs != 0 && n == a->opt->max_signs)
+		agent_lock(a, "--max-signs reached");
+}
+
+static void
+sign_job_run(struct job *j, struct token *t, struct token_session *s)
+{
+	struct sign_job *sj = (struct sign_job *)j;
+	uint8_t sig[SIGNER_MAX_SIG];
+	size_t sig_len = 0;
+	struct timespec t0;
+	CK_RV rv = CKR_OK;
+	uint64_t usec;
+	int r;
+
+	/* answered by the monitor already (timed out while queued) */
+	if (atomic_load(&j->claimed))
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = sign_job_sign(sj, t, s, sig, &sig_len, &rv);
+	usec = usec_since(&t0);
+	atomic_fetch_add(&t->sign_usec, usec);
+	atomic_fetch_add(r == P11A_OK ? &t->signs : &t->errors, 1);
+	audit_sign(sj->conn, sj->identity, sj->scheme->name, r, usec);
+	if (r == P11A_OK)
+		sign_job_count(sj->agent);
+	if (r != P11A_OK)
+		log_info("sign with %s (%s) failed: %s%s%s", sj->identity->id,
+			 sj->scheme->name, p11a_strerror(r),
+			 rv != CKR_OK ? ": " : "",
+			 rv != CKR_OK ? p11_kit_strerror(rv) : "");
+	if (job_claim(j))
+		sign_job_reply(sj, r, rv, sig, sig_len);
+out:
+	job_done(t, j);
+	atomic_fetch_sub(&sj->conn->inflight, 1);
+	conn_unref(sj->conn);
+	sign_job_release(sj);
+}
+
+/* Monitor thread: the token did not answer in time. */
+static void
+sign_job_expire(struct job *j)
+{
+	struct sign_job *sj = (struct sign_job *)j;
+
+	atomic_fetch_add(&sj->identity->token->errors, 1);
+	log_warn("token %s: request timed out", sj->identity->token->label);
+	conn_send_error(sj->conn, sj->req_id, P11A_ERR_TIMEOUT,
+			"the token did not answer in time");
+}
+
+/* A SIGN refused before it reached the token: audited all the same. */
+static int
+sign_refuse(struct conn *c, uint32_t req_id, const struct identity *id,
+	    const struct p11a_scheme_info *sc, int r, const char *why)
+{
+	audit_sign(c, id, sc->name, r, 0);
+	conn_send_error(c, req_id, r, why);
+	return P11A_OK;
+}
+
+int
+handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
+{
+	const struct p11a_scheme_info *sc;
+	struct p11a_sign_view v;
+	struct identity *id;
+	struct sign_job *sj;
+	const char *why;
+	int r;
+
+	if ((r = p11a_decode_sign(&f->payload, &v)) != P11A_OK)
+		return r;
+	if ((sc = p11a_scheme_find(v.scheme)) == NULL) {
+		conn_send_error(c, f->id, P11A_ERR_UNKNOWN_SCHEME,
+				"unknown signature scheme code");
+		return P11A_OK;
+	}
+	if ((r = registry_lookup(v.identity, v.identity_len, &id)) != P11A_OK) {
+		if (r == P11A_ERR_IDENTITY_NOT_FOUND &&
+		    registry_maybe_locked(
+			    (const struct token *const *)a->modules.tokens,
+			    a->modules.n_tokens, v.identity, v.identity_len)) {
+			conn_send_error(c, f->id, P11A_ERR_LOCKED,
+					"agent is locked: unlock it first (its "
+					"keys are listed after the first "
+					"unlock)");
+			return P11A_OK;
+		}
+		conn_send_error(c, f->id, r, p11a_strerror(r));
+		return P11A_OK;
+	}
+	if (!policy_peer_may_use(id, c))
+		return sign_refuse(
+			c, f->id, id, sc, P11A_ERR_DENIED,
+			"this identity is not for your uid or group");
+	if ((r = signer_check(id, sc, v.flags, v.data_len, &why)) != P11A_OK)
+		return sign_refuse(c, f->id, id, sc, r, why);
+	if (!atomic_load(&id->token->present))
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_TOKEN_NOT_PRESENT,
+				   "the token of this identity is not present");
+	if (token_get_state(id->token) != TOKEN_READY)
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_LOCKED,
+				   "agent is locked: unlock it first");
+	if (atomic_load(&c->inflight) >= a->opt->limits.max_inflight)
+		return sign_refuse(c, f->id, id, sc, P11A_ERR_BUSY,
+				   "too many requests in flight on this "
+				   "connection");
+	if ((sj = sign_job_alloc(v.data_len)) == NULL) {
+		conn_send_error(c, f->id, P11A_ERR_NO_MEMORY, "out of memory");
+		return P11A_OK;
+	}
+	sj->base.run = sign_job_run;
+	sj->agent = a;
+	sj->base.expire = sign_job_expire;
+	sj->base.deadline_ms = jobs_now_ms() + a->opt->request_timeout_ms;
+	sj->conn = c;
+	sj->req_id = f->id;
+	sj->identity = id;
+	sj->scheme = sc;
+	sj->flags = v.flags;
+	sj->len = v.data_len;
+	memcpy(sj->data, v.data, v.data_len);
+	conn_ref(c);
+	atomic_fetch_add(&c->inflight, 1);
+	if ((r = jobs_submit(id->token, &sj->base)) != P11A_OK) {
+		atomic_fetch_sub(&c->inflight, 1);
+		conn_unref(c);
+		sign_job_release(sj);
+		conn_send_error(c, f->id, r, p11a_strerror(r));
+	}
+	return P11A_OK;
+}
