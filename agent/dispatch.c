@@ -30,7 +30,7 @@ handle_hello(struct agent *a, struct conn *c, struct p11a_frame *f)
 	p11a_hello_clear(&h);
 	h.version = P11A_PROTOCOL_VERSION;
 	h.name = "p11agentd";
-	h.software = P11A_VERSION;
+	h.software = "p11agent " P11A_VERSION;
 	h.capabilities = P11A_CAP_PIPELINING | P11A_CAP_LOCK;
 	h.max_frame = P11A_MAX_FRAME;
 	c->hello_done = 1;
@@ -98,7 +98,7 @@ handle_status(struct agent *a, struct conn *c, struct p11a_frame *f)
 
 	if ((r = p11a_decode_empty(&f->payload)) != P11A_OK)
 		return r;
-	st.software = P11A_VERSION;
+	st.software = "p11agent " P11A_VERSION;
 	st.uptime_sec = (uint64_t)(time(NULL) - a->started);
 	st.connections = atomic_load(&a->connections);
 	st.requests = atomic_load(&a->requests);

@@ -12,6 +12,12 @@ P11A_PACKAGES=(
 	opensc gnutls-bin          # pkcs11-tool, p11tool, gnutls-serv
 	python3                    # integration tests
 	libclang-rt-14-dev         # sanitizer runtimes for clang
+	scdoc                      # man pages (docs/man/*.scd)
+	systemd                    # systemd-analyze verify of contrib/systemd
+	openssh-server openssh-client # tests/ssh: forwarding over a real sshd
+	zsh fish                   # tests/shell: the contrib/shell snippets
+	libinih-dev                # the configuration file (agent/config.c)
+	pinentry-curses            # tests/config: a real pinentry on a pty
 )
 
 # Print the packages of P11A_PACKAGES that are not installed.
