@@ -28,6 +28,17 @@ conn_new(int fd, int epfd)
 	return c;
 }
 
+int
+conn_peer_in_group(const struct conn *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return 1;
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (c->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
 void
 conn_ref(struct conn *c)
 {
@@ -39,7 +50,8 @@ conn_unref(struct conn *c)
 {
 	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	p11a_buf_free(&c->out);
 	p11a_buf_free(&c->in);
 	pthread_mutex_destroy(&c->out_lock);

@@ -18,6 +18,7 @@
 
 /* Replies a client does not read pile up to this much, then it is cut. */
 #define CONN_MAX_OUTPUT (8u * 1024u * 1024u)
+#define CONN_MAX_GROUPS 64
 
 struct conn {
 	int fd;
@@ -36,6 +37,8 @@ struct conn {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t groups[CONN_MAX_GROUPS]; /* supplementary groups */
+	size_t n_groups;
 	char exe[256]; /* the peer's executable, for the audit log */
 	struct conn *prev, *next;
 };
@@ -51,6 +54,8 @@ void conn_unref(struct conn *c);
 struct p11a_buf *conn_out_begin(struct conn *c);
 /* Write what the socket takes, arm EPOLLOUT for the rest, unlock. */
 void conn_out_end(struct conn *c);
+/* Whether the peer has gid as its primary or a supplementary group. */
+int conn_peer_in_group(const struct conn *c, gid_t gid);
 /* Send an ERROR reply; the message must never contain secrets. */
 void conn_send_error(struct conn *c, uint32_t id, int code, const char *msg);
 /* Send a reply with an empty payload (OK). */

@@ -22,7 +22,7 @@ policy_peer_may_use(const struct identity *id, const struct conn *c)
 		if (rule->uids[i] == c->uid)
 			return 1;
 	for (size_t i = 0; i < rule->n_gids; i++)
-		if (rule->gids[i] == c->gid)
+		if (conn_peer_in_group(c, rule->gids[i]))
 			return 1;
 	return 0;
 }

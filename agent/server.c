@@ -36,20 +36,31 @@ struct server {
 static char listen_tag, signal_tag;
 
 static int
-server_peer_allowed(const struct server *s, const struct ucred *cr)
+server_peer_allowed(const struct server *s, const struct conn *c)
 {
 	const struct agent_options *opt = s->agent->opt;
 
 	/* like ssh-agent: our own uid, and root, who can read us anyway */
-	if (cr->uid == geteuid() || cr->uid == 0)
+	if (c->uid == geteuid() || c->uid == 0)
 		return 1;
 	for (size_t i = 0; i < opt->n_allow_uids; i++)
-		if (opt->allow_uids[i] == cr->uid)
+		if (opt->allow_uids[i] == c->uid)
 			return 1;
 	for (size_t i = 0; i < opt->n_allow_gids; i++)
-		if (opt->allow_gids[i] == cr->gid)
+		if (conn_peer_in_group(c, opt->allow_gids[i]))
 			return 1;
 	return 0;
+}
+
+/* Supplementary groups count for --allow-gid and identity gid rules. */
+static void
+server_peer_groups(int fd, struct conn *c)
+{
+	socklen_t len = sizeof(c->groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) != 0)
+		len = 0;
+	c->n_groups = len / sizeof(c->groups[0]);
 }
 
 static void
@@ -126,26 +137,29 @@ server_accept_one(struct server *s, int fd)
 		close(fd);
 		return;
 	}
-	if (!server_peer_allowed(s, &cr)) {
+	if ((c = conn_new(fd, s->epfd)) == NULL) {
+		close(fd);
+		return;
+	}
+	c->pid = cr.pid;
+	c->uid = cr.uid;
+	c->gid = cr.gid;
+	server_peer_groups(fd, c);
+	if (!server_peer_allowed(s, c)) {
 		log_warn("refused client pid %d: uid %u is not allowed",
 			 (int)cr.pid, (unsigned)cr.uid);
-		close(fd);
+		conn_unref(c);
 		return;
 	}
 	if (!server_has_room(s, cr.uid)) {
 		log_warn("refused client pid %d uid %u: connection limit",
 			 (int)cr.pid, (unsigned)cr.uid);
+		c->fd = -1;
+		conn_unref(c);
 		server_refuse(fd, "too many connections");
 		return;
 	}
-	if ((c = conn_new(fd, s->epfd)) == NULL) {
-		close(fd);
-		return;
-	}
 	c->last_active_ms = jobs_now_ms();
-	c->pid = cr.pid;
-	c->uid = cr.uid;
-	c->gid = cr.gid;
 	server_peer_exe(cr.pid, c->exe, sizeof(c->exe));
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
