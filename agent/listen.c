@@ -11,8 +11,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "activate.h"
 #include "log.h"
 #include "p11agent/error.h"
+
+#define LISTEN_BACKLOG 128
 
 static int
 listener_default_path(struct listener *l)
@@ -111,7 +114,7 @@ listener_bind(struct listener *l)
 	old = umask(0177);
 	r = bind(l->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r != 0 || listen(l->fd, 128) != 0) {
+	if (r != 0 || listen(l->fd, LISTEN_BACKLOG) != 0) {
 		log_error("cannot listen on %s: %s", l->path, strerror(errno));
 		close(l->fd);
 		l->fd = -1;
@@ -127,6 +130,16 @@ listener_open(const char *path, struct listener *l)
 
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
+	if ((r = activation_take(&l->fd, l->path, sizeof(l->path))) != 0) {
+		if (r < 0)
+			return P11A_ERR_INVALID_ARGUMENT;
+		l->activated = 1;
+		if (path != NULL && strcmp(path, l->path) != 0)
+			log_warn("serving the socket passed by the service "
+				 "manager (%s), not %s",
+				 l->path, path);
+		return P11A_OK;
+	}
 	if (path != NULL) {
 		if (strlen(path) >= sizeof(l->path)) {
 			log_error("socket path too long: %s", path);
@@ -142,12 +155,25 @@ listener_open(const char *path, struct listener *l)
 	return listener_bind(l);
 }
 
+int
+listener_claim(struct listener *l)
+{
+	if (l->activated || l->fd < 0)
+		return P11A_OK;
+	if (listen(l->fd, LISTEN_BACKLOG) != 0) {
+		log_error("listen on %s: %s", l->path, strerror(errno));
+		return P11A_ERR_IO;
+	}
+	return P11A_OK;
+}
+
 void
 listener_close(struct listener *l)
 {
 	if (l->fd >= 0) {
 		close(l->fd);
-		unlink(l->path);
+		if (!l->activated)
+			unlink(l->path);
 	}
 	if (l->dir[0] != '\0')
 		rmdir(l->dir);

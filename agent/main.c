@@ -1,9 +1,10 @@
 /*
  * p11agentd: holds PKCS#11 tokens and signs for clients over a Unix
  * socket, as ssh-agent does for SSH keys.  Start-up order matters: the
- * socket is bound and the PIN asked for before daemonising, and modules
- * are initialised only after the fork (PKCS#11 state does not survive
- * fork).  docs/DESIGN.md describes the threads.
+ * configuration file and the options are read, the socket is bound (or
+ * taken from systemd) and the PIN asked for before daemonising, and
+ * modules are initialised only after the fork (PKCS#11 state does not
+ * survive fork).  docs/DESIGN.md describes the threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,14 +14,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "audit.h"
+#include "config.h"
 #include "identity.h"
 #include "jobs.h"
+#include "kill.h"
 #include "listen.h"
 #include "log.h"
 #include "monitor.h"
@@ -40,41 +41,6 @@ print_env(const struct agent_options *opt, const char *path, pid_t pid)
 	}
 	printf("echo Agent pid %d;\n", (int)pid);
 	fflush(stdout);
-}
-
-/* -k: stop the agent at $P11AGENT_SOCK, found by its socket's peer pid. */
-static int
-kill_agent(const struct agent_options *opt)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *path = getenv("P11AGENT_SOCK");
-	socklen_t len = sizeof(struct ucred);
-	struct ucred cr;
-	int fd;
-
-	if (path == NULL || strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "p11agentd: P11AGENT_SOCK is not set\n");
-		return 1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
-		fprintf(stderr, "p11agentd: no agent at %s\n", path);
-		return 1;
-	}
-	close(fd);
-	if (kill(cr.pid, SIGTERM) != 0) {
-		fprintf(stderr, "p11agentd: kill %d: %s\n", (int)cr.pid,
-			strerror(errno));
-		return 1;
-	}
-	if (opt->csh)
-		printf("unsetenv P11AGENT_SOCK;\nunsetenv P11AGENT_PID;\n");
-	else
-		printf("unset P11AGENT_SOCK;\nunset P11AGENT_PID;\n");
-	printf("echo Agent pid %d killed;\n", (int)cr.pid);
-	return 0;
 }
 
 /*
@@ -239,59 +205,127 @@ block_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Bad options exit 2, a bad configuration 1; --check-config always 1. */
+static int
+options_exit_code(enum options_result r, const struct agent_options *opt)
+{
+	if (r == OPTIONS_DONE)
+		return 0;
+	return r == OPTIONS_CONFIG || opt->check_config ? 1 : 2;
+}
+
+/* The socket, then the PIN; a failure in either leaves nothing behind. */
+static int
+open_socket_and_pin(const struct agent_options *opt, struct listener *l,
+		    struct pin *pin)
+{
+	/* the socket first: a second agent fails before asking for a PIN */
+	if (listener_open(opt->socket_path, l) != P11A_OK)
+		return -1;
+	if (read_global_pin(opt, pin) != P11A_OK) {
+		pin_clear(pin);
+		listener_close(l);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Detach (see daemonize), log to syslog from then on, and make the
+ * socket name us for -k.  Returns 0 in the child; -1 (reported to the
+ * parent) on failure.
+ */
+static int
+detach(const struct agent_options *opt, struct listener *l, int *ready_fd)
+{
+	daemonize(opt, l->path, ready_fd);
+	log_init("p11agentd", 1, (enum log_level)opt->log_level);
+	if (listener_claim(l) != P11A_OK) {
+		report_ready(*ready_fd, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start the tokens with the PIN (then wiped), serve until SIGTERM, stop
+ * the tokens; the listener is closed on every path.  Returns the exit
+ * status.
+ */
+static int
+agent_run(struct agent *a, struct listener *l, struct pin *pin, int ready_fd)
+{
+	const struct agent_options *opt = a->opt;
+	int r;
+
+	block_signals();
+	a->started = time(NULL);
+	atomic_store(&a->last_use_ms, jobs_now_ms());
+	r = agent_start_tokens(a, pin);
+	pin_clear(pin);
+	if (r == P11A_OK)
+		r = monitor_start(a);
+	else
+		log_error("start-up failed: %s", p11a_strerror(r));
+	if (r != P11A_OK) {
+		report_ready(ready_fd, 1);
+		agent_stop_tokens(a);
+		listener_close(l);
+		return 1;
+	}
+	report_ready(ready_fd, 0);
+	if (opt->foreground && !l->activated)
+		print_env(opt, l->path, getpid());
+	log_info("listening on %s%s", l->path,
+		 l->activated ? " (passed by the service manager)" : "");
+	r = server_run(a, l->fd);
+	/* no new clients while the tokens stop */
+	listener_close(l);
+	agent_stop_tokens(a);
+	log_info("stopped");
+	return r == P11A_OK ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct agent_options opt;
-	struct agent a = {0};
+	struct agent a = {.opt = &opt};
 	struct listener l;
 	struct pin pin = {0};
-	int r, ready_fd = -1;
+	enum options_result res;
+	int r = 1, ready_fd = -1;
 
-	if ((r = options_parse(argc, argv, &opt)) != 0)
-		return r > 0 ? 0 : 2;
-	if (opt.kill_agent)
-		return kill_agent(&opt);
+	if ((res = options_parse(argc, argv, &opt)) != OPTIONS_OK) {
+		r = options_exit_code(res, &opt);
+		goto out_options;
+	}
+	if (opt.check_config) {
+		config_print(stdout, &opt);
+		r = fflush(stdout) == 0 ? 0 : 1;
+		goto out_options;
+	}
+	if (opt.kill_agent) {
+		r = kill_agent(opt.csh);
+		goto out_options;
+	}
 	log_init("p11agentd", 0, (enum log_level)opt.log_level);
 	harden_process(&opt);
 	if (audit_open(opt.audit) != P11A_OK)
-		return 1;
-	if (read_global_pin(&opt, &pin) != P11A_OK ||
-	    listener_open(opt.socket_path, &l) != P11A_OK) {
+		goto out_options;
+	if (open_socket_and_pin(&opt, &l, &pin) != 0)
+		goto out_audit;
+	/* under socket activation the service manager supervises us */
+	if (!opt.foreground && !l.activated &&
+	    detach(&opt, &l, &ready_fd) != 0) {
 		pin_clear(&pin);
-		return 1;
-	}
-	if (!opt.foreground) {
-		daemonize(&opt, l.path, &ready_fd);
-		log_init("p11agentd", 1, (enum log_level)opt.log_level);
-	}
-	block_signals();
-	a.opt = &opt;
-	a.started = time(NULL);
-	atomic_store(&a.last_use_ms, jobs_now_ms());
-	r = agent_start_tokens(&a, &pin);
-	pin_clear(&pin);
-	if (r != P11A_OK) {
-		log_error("start-up failed: %s", p11a_strerror(r));
-		report_ready(ready_fd, 1);
-		agent_stop_tokens(&a);
 		listener_close(&l);
-		return 1;
+		goto out_audit;
 	}
-	if ((r = monitor_start(&a)) != P11A_OK) {
-		report_ready(ready_fd, 1);
-		agent_stop_tokens(&a);
-		listener_close(&l);
-		return 1;
-	}
-	report_ready(ready_fd, 0);
-	if (opt.foreground)
-		print_env(&opt, l.path, getpid());
-	log_info("listening on %s", l.path);
-	r = server_run(&a, l.fd);
-	listener_close(&l);
-	agent_stop_tokens(&a);
+	r = agent_run(&a, &l, &pin, ready_fd);
+out_audit:
 	audit_close();
-	log_info("stopped");
-	return r == P11A_OK ? 0 : 1;
+out_options:
+	options_free(&opt);
+	return r;
 }

@@ -1,367 +1,128 @@
 #include "options.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 #include "p11agent/protocol.h"
+#include "settings.h"
 
-static void
-options_usage(FILE *f)
+/* Strings copied from the configuration file, freed by options_free(). */
+struct options_owned {
+	struct options_owned *next;
+	char s[];
+};
+
+const char *
+options_strdup(struct agent_options *opt, const char *s)
 {
-	fputs("usage: p11agentd [options]\n"
-	      "  -f, --foreground          stay attached, log to stderr\n"
-	      "  -a, --socket PATH         listen here (default "
-	      "$XDG_RUNTIME_DIR/p11agent/agent.sock)\n"
-	      "  -m, --module PATH         load this PKCS#11 module "
-	      "(repeatable; default: p11-kit's modules)\n"
-	      "  -i, --identity URI        use keys matching this pkcs11: URI "
-	      "(repeatable)\n"
-	      "  -P, --purpose PURPOSE     for the --identity before it: any "
-	      "(default)\n"
-	      "                            or tls13-client (signs only TLS 1.3 "
-	      "CertificateVerify)\n"
-	      "  -p, --pin-source SRC      file:PATH or env:VAR\n"
-	      "  -w, --workers N           worker threads (sessions) per "
-	      "token\n"
-	      "  -t, --request-timeout SEC a SIGN not answered by then gets "
-	      "TIMEOUT (30)\n"
-	      "  -T, --poll-interval MS    check token presence this often "
-	      "(1000)\n"
-	      "      --max-frame BYTES     largest request accepted (262144)\n"
-	      "      --max-inflight N      requests in flight per connection "
-	      "(512)\n"
-	      "      --max-connections N   connections in total (512)\n"
-	      "      --max-per-uid N       connections per client uid (256)\n"
-	      "      --idle-timeout SEC    close idle connections (0: never)\n"
-	      "      --frame-timeout SEC   deadline for a partly sent frame "
-	      "(10)\n"
-	      "      --allow-module GLOB   module paths (after realpath) that "
-	      "may load\n"
-	      "                            (repeatable; default /usr/lib*/* "
-	      "/usr/local/lib*/*)\n"
-	      "      --audit DEST          audit log: syslog or a file\n"
-	      "      --lock-after SEC      lock after SEC seconds without a "
-	      "signature\n"
-	      "      --max-signs N         lock after N signatures per "
-	      "unlock\n"
-	      "      --debug               allow core dumps and ptrace\n"
-	      "      --confirm             for the --identity before it: ask "
-	      "the\n"
-	      "                            confirm program before each "
-	      "signature\n"
-	      "      --confirm-program P   the program asked (default "
-	      "p11agent-askpass)\n"
-	      "      --allow-gid GID       also accept clients of this primary "
-	      "group\n"
-	      "  -u, --allow-uid UID       also accept clients of this uid "
-	      "(repeatable)\n"
-	      "  -l, --log-level LEVEL     error, warn, info or debug\n"
-	      "  -c                        print csh-style commands\n"
-	      "  -s                        print Bourne shell commands "
-	      "(default)\n"
-	      "  -k                        kill the agent at $P11AGENT_SOCK\n"
-	      "  -h, --help, -V, --version\n",
-	      f);
+	size_t n = strlen(s) + 1;
+	struct options_owned *o = malloc(sizeof(*o) + n);
+
+	if (o == NULL)
+		return NULL;
+	memcpy(o->s, s, n);
+	o->next = opt->owned;
+	opt->owned = o;
+	return o->s;
 }
 
-static int
-options_parse_uint(const char *s, unsigned long max, unsigned long *out)
+void
+options_free(struct agent_options *opt)
 {
-	char *end;
+	struct options_owned *o, *next;
 
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || *out > max)
-		return -1;
-	return 0;
-}
-
-static int
-options_append(const char **list, size_t *n, const char *v, const char *what)
-{
-	if (*n >= AGENT_MAX_LIST) {
-		fprintf(stderr, "p11agentd: too many %s options (max %d)\n",
-			what, AGENT_MAX_LIST);
-		return -1;
+	for (o = opt->owned; o != NULL; o = next) {
+		next = o->next;
+		free(o);
 	}
-	list[(*n)++] = v;
-	return 0;
+	opt->owned = NULL;
 }
 
 struct identity_rule *
 options_add_identity(struct agent_options *opt, const char *uri)
 {
-	struct identity_rule *rule;
+	char err[SETTING_ERR_MAX];
+	struct identity_rule *rule = settings_add_identity(opt, uri, err);
 
-	if (strncmp(uri, "pkcs11:", 7) != 0) {
-		fprintf(stderr,
-			"p11agentd: an identity needs a pkcs11: URI, "
-			"not '%s'\n",
-			uri);
-		return NULL;
-	}
-	if (opt->n_identities >= AGENT_MAX_LIST) {
-		fprintf(stderr, "p11agentd: too many identities (max %d)\n",
-			AGENT_MAX_LIST);
-		return NULL;
-	}
-	rule = &opt->identities[opt->n_identities++];
-	memset(rule, 0, sizeof(*rule));
-	rule->uri = uri;
+	if (rule == NULL)
+		fprintf(stderr, "p11agentd: %s\n", err);
 	return rule;
 }
 
-/* --purpose qualifies the --identity given just before it */
-static int
-options_purpose(const char *arg, struct agent_options *opt)
+static void
+options_usage(FILE *f)
 {
-	uint32_t flags;
+	fputs("usage: p11agentd [options]\n", f);
+	for (size_t i = 0; i < n_settings; i++) {
+		const struct setting *s = &settings[i];
+		char head[64];
+		const char *h = s->help, *nl;
+		int n;
 
-	if (strcmp(arg, "any") == 0) {
-		flags = 0;
-	} else if (strcmp(arg, "tls13-client") == 0) {
-		flags = P11A_IDENTITY_TLS13_CLIENT_ONLY;
-	} else {
-		fprintf(stderr,
-			"p11agentd: unknown purpose '%s' (any, "
-			"tls13-client)\n",
-			arg);
-		return -1;
+		n = snprintf(head, sizeof(head), "  %c%c%s%s%s%s%s",
+			     s->short_opt ? '-' : ' ',
+			     s->short_opt ? s->short_opt : ' ',
+			     s->short_opt && s->option ? ", " : "  ",
+			     s->option ? "--" : "", s->option ? s->option : "",
+			     s->arg ? " " : "", s->arg ? s->arg : "");
+		if (n < 28)
+			fprintf(f, "%s%*s", head, 28 - n, "");
+		else
+			fprintf(f, "%s\n%28s", head, "");
+		while ((nl = strchr(h, '\n')) != NULL) {
+			fprintf(f, "%.*s\n%28s", (int)(nl - h), h, "");
+			h = nl + 1;
+		}
+		fprintf(f, "%s\n", h);
 	}
-	if (opt->n_identities == 0) {
-		fprintf(stderr, "p11agentd: --purpose must follow the "
-				"--identity it applies to\n");
-		return -1;
-	}
-	opt->identities[opt->n_identities - 1].purpose = flags;
-	return 0;
+	fputs("Most settings can also be given in the configuration file\n"
+	      "(p11agent.conf(5); --check-config prints them in its format);\n"
+	      "the command line overrides the file.\n",
+	      f);
 }
 
-enum {
-	OPT_MAX_FRAME = 256,
-	OPT_MAX_INFLIGHT,
-	OPT_MAX_CONNECTIONS,
-	OPT_MAX_PER_UID,
-	OPT_IDLE_TIMEOUT,
-	OPT_FRAME_TIMEOUT,
-	OPT_ALLOW_MODULE,
-	OPT_AUDIT,
-	OPT_DEBUG,
-	OPT_LOCK_AFTER,
-	OPT_MAX_SIGNS,
-	OPT_CONFIRM,
-	OPT_CONFIRM_PROGRAM,
-	OPT_ALLOW_GID
-};
-
-static const struct {
-	int opt;
-	const char *name;
-	size_t offset;
-	unsigned long min, max;
-} limit_options[] = {
-	{OPT_MAX_FRAME, "--max-frame", offsetof(struct agent_limits, max_frame),
-	 64, P11A_MAX_FRAME},
-	{OPT_MAX_INFLIGHT, "--max-inflight",
-	 offsetof(struct agent_limits, max_inflight), 1, 65536},
-	{OPT_MAX_CONNECTIONS, "--max-connections",
-	 offsetof(struct agent_limits, max_connections), 1, 65536},
-	{OPT_MAX_PER_UID, "--max-per-uid",
-	 offsetof(struct agent_limits, max_per_uid), 1, 65536},
-	{OPT_IDLE_TIMEOUT, "--idle-timeout",
-	 offsetof(struct agent_limits, idle_timeout_s), 0, 86400 * 7},
-	{OPT_FRAME_TIMEOUT, "--frame-timeout",
-	 offsetof(struct agent_limits, frame_timeout_s), 1, 3600},
-};
-
-static int
-options_limit(int c, const char *arg, struct agent_limits *limits)
+/* getopt's tables from the settings: val is the short option or 256+i. */
+static void
+options_tables(struct option *longopts, char *shortopts)
 {
-	unsigned long v;
+	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(limit_options) / sizeof(limit_options[0]);
-	     i++) {
-		if (limit_options[i].opt != c)
+	for (size_t i = 0; i < n_settings; i++) {
+		const struct setting *s = &settings[i];
+
+		if (s->short_opt) {
+			*shortopts++ = (char)s->short_opt;
+			if (s->arg != NULL)
+				*shortopts++ = ':';
+		}
+		if (s->option == NULL)
 			continue;
-		if (options_parse_uint(arg, limit_options[i].max, &v) != 0 ||
-		    v < limit_options[i].min) {
-			fprintf(stderr, "p11agentd: %s wants %lu..%lu\n",
-				limit_options[i].name, limit_options[i].min,
-				limit_options[i].max);
-			return -1;
-		}
-		*(unsigned *)((char *)limits + limit_options[i].offset) =
-			(unsigned)v;
-		return 0;
+		longopts[n++] = (struct option){
+			s->option, s->arg ? required_argument : no_argument,
+			NULL, s->short_opt ? s->short_opt : 256 + (int)i};
 	}
-	return 1;
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	*shortopts = '\0';
 }
 
-static int
-options_apply(int c, const char *arg, struct agent_options *opt)
+static const struct setting *
+options_setting(int c)
 {
-	unsigned long v;
-	int r;
-
-	if ((r = options_limit(c, arg, &opt->limits)) <= 0)
-		return r;
-	switch (c) {
-	case 'f':
-		opt->foreground = 1;
-		return 0;
-	case 'a':
-		opt->socket_path = arg;
-		return 0;
-	case 'm':
-		return options_append(opt->modules, &opt->n_modules, arg,
-				      "--module");
-	case 'i':
-		return options_add_identity(opt, arg) == NULL ? -1 : 0;
-	case OPT_CONFIRM:
-		if (opt->n_identities == 0) {
-			fprintf(stderr, "p11agentd: --confirm must follow the "
-					"--identity it applies to\n");
-			return -1;
-		}
-		opt->identities[opt->n_identities - 1].confirm = 1;
-		return 0;
-	case OPT_CONFIRM_PROGRAM:
-		opt->confirm_program = arg;
-		return 0;
-	case OPT_ALLOW_GID:
-		if (opt->n_allow_gids >= AGENT_MAX_LIST ||
-		    options_parse_uint(arg, (gid_t)-2, &v) != 0) {
-			fprintf(stderr, "p11agentd: bad --allow-gid '%s'\n",
-				arg);
-			return -1;
-		}
-		opt->allow_gids[opt->n_allow_gids++] = (gid_t)v;
-		return 0;
-	case 'P':
-		return options_purpose(arg, opt);
-	case 'p':
-		opt->pin_source = arg;
-		return 0;
-	case 'w':
-		if (options_parse_uint(arg, 64, &v) != 0 || v == 0) {
-			fprintf(stderr, "p11agentd: --workers wants 1..64\n");
-			return -1;
-		}
-		opt->workers = (unsigned)v;
-		return 0;
-	case 't':
-		if (options_parse_uint(arg, 3600, &v) != 0 || v == 0) {
-			fprintf(stderr, "p11agentd: --request-timeout wants "
-					"1..3600 seconds\n");
-			return -1;
-		}
-		opt->request_timeout_ms = (unsigned)v * 1000u;
-		return 0;
-	case 'T':
-		if (options_parse_uint(arg, 3600000, &v) != 0 || v < 10) {
-			fprintf(stderr, "p11agentd: --poll-interval wants "
-					"10..3600000 ms\n");
-			return -1;
-		}
-		opt->poll_interval_ms = (unsigned)v;
-		return 0;
-	case 'u':
-		if (opt->n_allow_uids >= AGENT_MAX_LIST ||
-		    options_parse_uint(arg, (uid_t)-2, &v) != 0) {
-			fprintf(stderr, "p11agentd: bad --allow-uid '%s'\n",
-				arg);
-			return -1;
-		}
-		opt->allow_uids[opt->n_allow_uids++] = (uid_t)v;
-		return 0;
-	case 'l':
-		if ((opt->log_level = log_level_parse(arg)) < 0) {
-			fprintf(stderr, "p11agentd: unknown log level '%s'\n",
-				arg);
-			return -1;
-		}
-		return 0;
-	case OPT_ALLOW_MODULE:
-		return options_append(opt->allow_modules, &opt->n_allow_modules,
-				      arg, "--allow-module");
-	case OPT_AUDIT:
-		opt->audit = arg;
-		return 0;
-	case OPT_DEBUG:
-		opt->debug = 1;
-		return 0;
-	case OPT_LOCK_AFTER:
-		if (options_parse_uint(arg, 86400 * 30, &v) != 0) {
-			fprintf(stderr, "p11agentd: bad --lock-after '%s'\n",
-				arg);
-			return -1;
-		}
-		opt->lock_after_s = (unsigned)v;
-		return 0;
-	case OPT_MAX_SIGNS:
-		if (options_parse_uint(arg, ~0ul, &v) != 0) {
-			fprintf(stderr, "p11agentd: bad --max-signs '%s'\n",
-				arg);
-			return -1;
-		}
-		opt->max_signs = v;
-		return 0;
-	case 'c':
-		opt->csh = 1;
-		return 0;
-	case 's':
-		opt->csh = 0;
-		return 0;
-	case 'k':
-		opt->kill_agent = 1;
-		return 0;
-	default:
-		options_usage(stderr);
-		return -1;
-	}
+	if (c >= 256 && (size_t)(c - 256) < n_settings)
+		return &settings[c - 256];
+	for (size_t i = 0; i < n_settings; i++)
+		if (settings[i].short_opt == c)
+			return &settings[i];
+	return NULL;
 }
 
-int
-options_parse(int argc, char **argv, struct agent_options *opt)
+static void
+options_defaults(struct agent_options *opt)
 {
-	static const struct option longopts[] = {
-		{"foreground", no_argument, NULL, 'f'},
-		{"socket", required_argument, NULL, 'a'},
-		{"module", required_argument, NULL, 'm'},
-		{"identity", required_argument, NULL, 'i'},
-		{"pin-source", required_argument, NULL, 'p'},
-		{"purpose", required_argument, NULL, 'P'},
-		{"workers", required_argument, NULL, 'w'},
-		{"allow-uid", required_argument, NULL, 'u'},
-		{"request-timeout", required_argument, NULL, 't'},
-		{"poll-interval", required_argument, NULL, 'T'},
-		{"max-frame", required_argument, NULL, OPT_MAX_FRAME},
-		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
-		{"max-connections", required_argument, NULL,
-		 OPT_MAX_CONNECTIONS},
-		{"max-per-uid", required_argument, NULL, OPT_MAX_PER_UID},
-		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-		{"frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT},
-		{"allow-module", required_argument, NULL, OPT_ALLOW_MODULE},
-		{"audit", required_argument, NULL, OPT_AUDIT},
-		{"debug", no_argument, NULL, OPT_DEBUG},
-		{"lock-after", required_argument, NULL, OPT_LOCK_AFTER},
-		{"max-signs", required_argument, NULL, OPT_MAX_SIGNS},
-		{"confirm", no_argument, NULL, OPT_CONFIRM},
-		{"confirm-program", required_argument, NULL,
-		 OPT_CONFIRM_PROGRAM},
-		{"allow-gid", required_argument, NULL, OPT_ALLOW_GID},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0}};
-	int c;
-
 	memset(opt, 0, sizeof(*opt));
 	opt->log_level = LOG_LEVEL_INFO;
 	opt->request_timeout_ms = 30000;
@@ -374,23 +135,140 @@ options_parse(int argc, char **argv, struct agent_options *opt)
 		.idle_timeout_s = 0,
 		.frame_timeout_s = 10,
 	};
-	while ((c = getopt_long(argc, argv, "fa:m:i:p:P:w:t:T:u:l:cskhV",
-				longopts, NULL)) != -1) {
-		if (c == 'h') {
+}
+
+struct cli_state {
+	struct option longopts[SETTINGS_MAX + 1];
+	char shortopts[SETTINGS_MAX * 2 + 2];
+	int seen[SETTINGS_MAX]; /* given on the command line already */
+	int identity_given;	/* an --identity was on the command line */
+};
+
+/*
+ * First pass: only what decides how to read the rest (--config,
+ * --no-config, --check-config, -k) and --help/--version, which must work
+ * whatever the configuration file holds.  Errors wait for the second pass.
+ */
+static enum options_result
+options_prescan(int argc, char **argv, struct cli_state *st,
+		struct agent_options *opt)
+{
+	const struct setting *s;
+	char err[SETTING_ERR_MAX];
+	int c;
+
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, st->shortopts, st->longopts,
+				NULL)) != -1) {
+		if ((s = options_setting(c)) == NULL)
+			continue;
+		if (s->kind == SETTING_HELP) {
 			options_usage(stdout);
-			return 1;
+			return OPTIONS_DONE;
 		}
-		if (c == 'V') {
+		if (s->kind == SETTING_VERSION) {
 			printf("p11agentd %s\n", P11A_VERSION);
-			return 1;
+			return OPTIONS_DONE;
 		}
-		if (options_apply(c, optarg, opt) != 0)
-			return -1;
+		if (s->scope == SCOPE_COMMAND_LINE)
+			setting_apply(s, opt, optarg, 0, err);
+	}
+	if (opt->config_path != NULL && opt->no_config) {
+		fprintf(stderr, "p11agentd: --config and --no-config exclude "
+				"each other\n");
+		return OPTIONS_USAGE;
+	}
+	return OPTIONS_OK;
+}
+
+/* The base a setting is stored in: the options, or the last identity. */
+static void *
+options_base(const struct setting *s, struct agent_options *opt,
+	     const struct cli_state *st)
+{
+	if (s->scope != SCOPE_IDENTITY)
+		return opt;
+	if (!st->identity_given || opt->n_identities == 0)
+		return NULL;
+	return &opt->identities[opt->n_identities - 1];
+}
+
+static int
+options_apply(const struct setting *s, const char *arg,
+	      struct agent_options *opt, struct cli_state *st)
+{
+	char err[SETTING_ERR_MAX];
+	size_t idx = (size_t)(s - settings);
+	void *base;
+
+	if (s->kind == SETTING_IDENTITY) {
+		/* the command line's identities replace the file's */
+		if (!st->identity_given)
+			opt->n_identities = 0;
+		st->identity_given = 1;
+		return options_add_identity(opt, arg) == NULL ? -1 : 0;
+	}
+	if ((base = options_base(s, opt, st)) == NULL) {
+		fprintf(stderr,
+			"p11agentd: --%s must follow the --identity it "
+			"applies to\n",
+			s->option);
+		return -1;
+	}
+	if (s->scope == SCOPE_AGENT && setting_is_list(s) && !st->seen[idx])
+		setting_clear(s, base);
+	st->seen[idx] = 1;
+	if (setting_apply(s, base, arg, 0, err) != 0) {
+		if (s->option != NULL)
+			fprintf(stderr, "p11agentd: --%s: %s\n", s->option,
+				err);
+		else
+			fprintf(stderr, "p11agentd: -%c: %s\n", s->short_opt,
+				err);
+		return -1;
+	}
+	return 0;
+}
+
+static enum options_result
+options_scan(int argc, char **argv, struct cli_state *st,
+	     struct agent_options *opt)
+{
+	const struct setting *s;
+	int c;
+
+	opterr = 1;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, st->shortopts, st->longopts,
+				NULL)) != -1) {
+		if ((s = options_setting(c)) == NULL) {
+			options_usage(stderr);
+			return OPTIONS_USAGE;
+		}
+		if (options_apply(s, optarg, opt, st) != 0)
+			return OPTIONS_USAGE;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "p11agentd: unexpected argument '%s'\n",
 			argv[optind]);
-		return -1;
+		return OPTIONS_USAGE;
 	}
-	return 0;
+	return OPTIONS_OK;
+}
+
+enum options_result
+options_parse(int argc, char **argv, struct agent_options *opt)
+{
+	struct cli_state st = {0};
+	enum options_result r;
+
+	options_defaults(opt);
+	options_tables(st.longopts, st.shortopts);
+	if ((r = options_prescan(argc, argv, &st, opt)) != OPTIONS_OK)
+		return r;
+	/* -k needs only $P11AGENT_SOCK: a broken file must not stop it */
+	if (!opt->kill_agent && !opt->no_config && config_load(opt) != 0)
+		return OPTIONS_CONFIG;
+	return options_scan(argc, argv, &st, opt);
 }

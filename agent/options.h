@@ -1,6 +1,7 @@
 /*
- * p11agentd's command line, parsed into one configuration struct that
- * the rest of the agent reads and never modifies.
+ * p11agentd's settings: the configuration file (config.c) and then the
+ * command line fill one struct that the rest of the agent reads and never
+ * modifies.  Both go through the one table of settings in settings.c.
  */
 #ifndef P11A_AGENT_OPTIONS_H
 #define P11A_AGENT_OPTIONS_H
@@ -60,13 +61,35 @@ struct agent_options {
 		unsigned frame_timeout_s; /* a partly received frame */
 	} limits;
 	int log_level;
+	/* how this run was configured (command line only) */
+	const char *config_path;     /* --config; NULL: the default search */
+	int no_config;		     /* --no-config */
+	int check_config;	     /* --check-config */
+	const char *config_file;     /* the file actually read; NULL: none */
+	struct options_owned *owned; /* strings copied from the file */
+};
+
+/* What options_parse found wrong; the message is already printed. */
+enum options_result {
+	OPTIONS_OK = 0,	     /* go on */
+	OPTIONS_DONE = 1,    /* printed help or the version: exit 0 */
+	OPTIONS_USAGE = -1,  /* bad command line: exit 2 */
+	OPTIONS_CONFIG = -2, /* bad configuration file: exit 1 */
 };
 
 /*
- * Parse argv.  Returns 0 to go on, 1 when it printed help or the
- * version (exit 0), -1 on a usage error (already reported; exit 2).
+ * Fill opt: defaults, then the configuration file (--config FILE, else
+ * $XDG_CONFIG_HOME/p11agent/agent.conf, else SYSCONFDIR/p11agent/
+ * agent.conf; none with --no-config or -k), then argv over it.  A list
+ * given on the command line replaces the file's list.  Free with
+ * options_free().
  */
-int options_parse(int argc, char **argv, struct agent_options *opt);
+enum options_result options_parse(int argc, char **argv,
+				  struct agent_options *opt);
+/* Free what options_parse copied; opt must not be used afterwards. */
+void options_free(struct agent_options *opt);
+/* A copy of s that lives until options_free(); NULL if out of memory. */
+const char *options_strdup(struct agent_options *opt, const char *s);
 
 /* Append an identity rule for uri (a pkcs11: URI); NULL if refused. */
 struct identity_rule *options_add_identity(struct agent_options *opt,

@@ -10,8 +10,10 @@
 
 #include <openssl/crypto.h>
 
+#include "askpass.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "pinentry.h"
 
 #define PIN_MAX 256
 #define PIN_PAGE 4096
@@ -105,8 +107,28 @@ pin_from_env(const char *var, struct pin *out)
 	return pin_set(out, v, strlen(v));
 }
 
+#define PIN_DESCRIPTION "PIN for the PKCS#11 tokens of p11agent"
+
 int
-pin_from_source(const char *source, struct pin *out)
+pin_source_check(const char *source)
+{
+	static const char *const prefixes[] = {"file:", "env:", "pinentry:"};
+
+	if (strcmp(source, "pinentry") == 0 ||
+	    strcmp(source, ASKPASS_PROGRAM) == 0 || source[0] == '/')
+		return 0;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+
+		if (strncmp(source, prefixes[i], n) == 0 && source[n] != '\0')
+			return 0;
+	}
+	return -1;
+}
+
+int
+pin_from_source_for(const char *source, const char *description,
+		    struct pin *out)
 {
 	if (strncmp(source, "file:", 5) == 0)
 		return pin_from_file(source + 5, out);
@@ -114,8 +136,22 @@ pin_from_source(const char *source, struct pin *out)
 		return pin_from_env(source + 4, out);
 	if (source[0] == '/')
 		return pin_from_file(source, out);
-	log_error("unknown PIN source '%s' (use file:PATH or env:VAR)", source);
+	if (strcmp(source, "pinentry") == 0)
+		return pinentry_get_pin("pinentry", description, out);
+	if (strncmp(source, "pinentry:", 9) == 0)
+		return pinentry_get_pin(source + 9, description, out);
+	if (strcmp(source, ASKPASS_PROGRAM) == 0)
+		return askpass_get_pin(description, out);
+	log_error("unknown PIN source '%s' (use file:PATH, env:VAR, "
+		  "pinentry[:PROGRAM] or systemd-ask-password)",
+		  source);
 	return P11A_ERR_INVALID_ARGUMENT;
+}
+
+int
+pin_from_source(const char *source, struct pin *out)
+{
+	return pin_from_source_for(source, PIN_DESCRIPTION, out);
 }
 
 int

@@ -15,11 +15,17 @@ struct pin {
 };
 
 /*
- * Read a PIN from a source: "file:PATH" (first line), "env:VAR", or a
- * plain absolute path.  Returns a p11a_err; on failure a reason that
- * never contains the PIN is logged.
+ * Read a PIN from a source: "file:PATH" (first line), "env:VAR", a plain
+ * absolute path, "pinentry" or "pinentry:PROGRAM" (pinentry.h), or
+ * "systemd-ask-password" (askpass.h).  Returns a p11a_err; on failure a
+ * reason that never contains the PIN is logged.
  */
 int pin_from_source(const char *source, struct pin *out);
+/* The same; an interactive source shows description (what is unlocked). */
+int pin_from_source_for(const char *source, const char *description,
+			struct pin *out);
+/* 0 if source is a PIN source pin_from_source understands, else -1. */
+int pin_source_check(const char *source);
 /* Ask on /dev/tty without echo. */
 int pin_from_tty(const char *prompt, struct pin *out);
 /* Copy len bytes (which may hold no NUL) into a fresh PIN. */
