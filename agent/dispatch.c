@@ -15,7 +15,6 @@ handle_hello(struct agent *a, struct conn *c, struct p11a_frame *f)
 	struct p11a_buf *out;
 	int r;
 
-	(void)a;
 	if ((r = p11a_decode_hello(&f->payload, &h)) != P11A_OK)
 		return r;
 	if (h.min_version > P11A_PROTOCOL_VERSION ||
@@ -32,7 +31,7 @@ handle_hello(struct agent *a, struct conn *c, struct p11a_frame *f)
 	h.name = "p11agentd";
 	h.software = "p11agent " P11A_VERSION;
 	h.capabilities = P11A_CAP_PIPELINING | P11A_CAP_LOCK;
-	h.max_frame = P11A_MAX_FRAME;
+	h.max_frame = a->opt->limits.max_frame;
 	c->hello_done = 1;
 	if ((out = conn_out_begin(c)) == NULL)
 		return P11A_OK;

@@ -108,7 +108,7 @@ registry_token_pin(const struct token *t, struct pin *out)
 		if ((v = p11_kit_uri_get_pin_value(reg.filters[i])) != NULL)
 			return pin_set(out, v, strlen(v));
 		if ((v = p11_kit_uri_get_pin_source(reg.filters[i])) != NULL)
-			return pin_from_source(v, out);
+			return pin_from_source_for(v, t->label, out);
 	}
 	return P11A_OK;
 }

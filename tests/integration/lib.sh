@@ -10,6 +10,8 @@
 #   P11AGENTD, P11AGENT, P11A_MKTOKEN   the binaries under test
 #   P11A_MODULE                         PKCS#11 module (default SoftHSM)
 #   P11A_KEEP=1                         keep the temporary directory
+#   P11A_AGENT_WRAPPER                  command line p11agentd runs
+#                                       under, e.g. valgrind (CI)
 #
 # Exit status 77 means "skipped" (SoftHSM is not installed).
 
@@ -145,9 +147,15 @@ p11a_wait_agent() {
 # SoftHSM as its module, stderr to $P11A_AGENT_LOG, and wait until it
 # answers (0) or exits (1, status in P11A_AGENT_RC).
 p11a_try_start_agent() {
+	local wrapper=()
+	# P11A_AGENT_WRAPPER: a command line to run the agent under (valgrind)
+	read -ra wrapper <<<"${P11A_AGENT_WRAPPER:-}"
 	[[ -d $P11A_TMP/agent ]] || mkdir -m 0700 "$P11A_TMP/agent"
 	export P11AGENT_SOCK=$P11A_TMP/agent/agent.sock
-	"$P11AGENTD" --foreground --socket "$P11AGENT_SOCK" \
+	# --no-config: a config file of the developer or the system must not
+	# change what the tests see
+	"${wrapper[@]}" "$P11AGENTD" --foreground --no-config \
+		--socket "$P11AGENT_SOCK" \
 		--module "$P11A_MODULE" "$@" \
 		</dev/null >>"$P11A_TMP/agent.stdout" 2>>"$P11A_AGENT_LOG" &
 	P11A_AGENT_PID=$!
