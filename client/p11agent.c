@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "p11agent/client.h"
+#include "cmd_tls.h"
 
 #define PROG "p11agent"
 #define PATH_MAX_LEN 108 /* sizeof(sun_path) */
@@ -924,6 +925,19 @@ out:
 
 /* ---- dispatch ---------------------------------------------------------- */
 
+/* connect and tunnel live in cmd_connect.c and cmd_tunnel.c */
+static int
+cmd_connect(struct ctx *ctx, int argc, char **argv)
+{
+	return p11a_cmd_connect(ctx->socket, argc, argv);
+}
+
+static int
+cmd_tunnel(struct ctx *ctx, int argc, char **argv)
+{
+	return p11a_cmd_tunnel(ctx->socket, argc, argv);
+}
+
 static const struct command commands[] = {
 	{"list", PROG " list", cmd_list, "[--help]",
 	 "List the identities (keys) the agent holds, one per line:\n"
@@ -945,6 +959,10 @@ static const struct command commands[] = {
 	 "--pin-source names a file (its first line) or an environment\n"
 	 "variable.\n"
 	 "  --token URI   only the tokens matching this pkcs11: URI\n"},
+	{"connect", PROG " connect", cmd_connect, P11A_CONNECT_SYNOPSIS,
+	 p11a_connect_help},
+	{"tunnel", PROG " tunnel", cmd_tunnel, P11A_TUNNEL_SYNOPSIS,
+	 p11a_tunnel_help},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -976,7 +994,11 @@ usage(FILE *f)
 		   "Exit status: 0 ok, 1 error, 2 usage, 3 no agent, "
 		   "4 identity not found,\n"
 		   "5 agent locked, 6 scheme not supported, "
-		   "7 PIN incorrect or locked.\n");
+		   "7 PIN incorrect or locked;\n"
+		   "connect and tunnel also: 8 the server rejected our "
+		   "certificate, 9 the\n"
+		   "server's certificate not trusted, 10 server unreachable "
+		   "or TLS failed.\n");
 }
 
 int

@@ -5,6 +5,8 @@
 #      each with a certificate from a throwaway CA
 #   3. start p11agentd on it, list the identities, sign a message with
 #      each one and verify the signature with OpenSSL
+#   4. end with a mutually authenticated TLS connection to a local
+#      openssl s_server through the agent (p11agent connect --trace)
 # On exit the agent is stopped and the temporary directory removed.
 #
 #   contrib/demo.sh            (BUILD_DIR=dir to build elsewhere than build/)
@@ -156,4 +158,47 @@ if [[ $failed -ne 0 ]]; then
 	step "some signature did not verify"
 	exit 1
 fi
-step "done: three keys on a PKCS#11 token, three signatures through p11agentd, all verified"
+
+# ---- TLS client authentication through the agent (docs/TLS.md) ----------
+
+step "a mutually authenticated TLS connection, its CertificateVerify signed by p11agentd"
+# A server certificate from the demo CA, and a server that demands a
+# client certificate from that CA and verifies it.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$DEMO_DIR/server.key" -subj /CN=localhost \
+	-out "$DEMO_DIR/server.csr" 2>/dev/null
+openssl x509 -req -in "$DEMO_DIR/server.csr" -days 1 \
+	-CA "$DEMO_DIR/keys/ca.pem" -CAkey "$DEMO_DIR/keys/ca.key" \
+	-CAcreateserial -out "$DEMO_DIR/server.pem" \
+	-extfile <(printf 'subjectAltName=IP:127.0.0.1\n') 2>/dev/null
+DEMO_SERVER_PID=
+# stop the server too when the demo ends, then clean up as before
+trap 'rc=$?; [[ -z $DEMO_SERVER_PID ]] || kill "$DEMO_SERVER_PID" 2>/dev/null; (exit $rc); cleanup' EXIT
+printf '$ openssl s_server -accept 127.0.0.1:0 -Verify 1 -verify_return_error -CAfile ca.pem -www ... &\n'
+openssl s_server -accept 127.0.0.1:0 -cert "$DEMO_DIR/server.pem" \
+	-key "$DEMO_DIR/server.key" -Verify 1 -verify_return_error \
+	-CAfile "$DEMO_DIR/keys/ca.pem" -www </dev/null \
+	>"$DEMO_DIR/server.log" 2>&1 &
+DEMO_SERVER_PID=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q '^ACCEPT' "$DEMO_DIR/server.log" && break
+	sleep 0.1
+done
+port=$(sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$DEMO_DIR/server.log")
+[[ -n $port ]] || { echo "s_server did not start" >&2; exit 1; }
+echo "the server listens on 127.0.0.1:$port; the trace maps each message"
+echo "to a step of the classic ten-step SSL handshake (docs/TLS.md):"
+echo
+printf '$ printf "GET / HTTP/1.0\\r\\n\\r\\n" | p11agent connect --trace --CAfile ca.pem --identity pkcs11:object=demo-ecdsa 127.0.0.1:%s\n' "$port"
+tls_rc=0
+printf 'GET / HTTP/1.0\r\n\r\n' | "$P11AGENT" connect --trace \
+	--CAfile "$DEMO_DIR/keys/ca.pem" --identity pkcs11:object=demo-ecdsa \
+	"127.0.0.1:$port" >"$DEMO_DIR/page.html" || tls_rc=$?
+echo
+echo "the server's page says it verified our certificate:"
+grep -E 'Verify return code|Subject: CN' "$DEMO_DIR/page.html" || true
+if [[ $tls_rc -ne 0 ]] || ! grep -q 'Subject: CN=demo-ecdsa' "$DEMO_DIR/page.html"; then
+	step "the TLS connection failed (p11agent connect exit $tls_rc)"
+	exit 1
+fi
+step "done: three keys on a PKCS#11 token, three signatures through p11agentd, all verified, and a TLS connection authenticated by the agent"

@@ -18,6 +18,7 @@ P11A_PACKAGES=(
 	zsh fish                   # tests/shell: the contrib/shell snippets
 	libinih-dev                # the configuration file (agent/config.c)
 	pinentry-curses            # tests/config: a real pinentry on a pty
+	curl                       # tests/tls: a plain client through p11agent tunnel
 )
 
 # Print the packages of P11A_PACKAGES that are not installed.
