@@ -12,6 +12,20 @@
 #include "p11agent/protocol.h"
 #include "wire.h"
 
+static atomic_uint conns_live;
+
+unsigned
+conn_count_live(void)
+{
+	return atomic_load(&conns_live);
+}
+
+int
+conn_is_closed(const struct conn *c)
+{
+	return atomic_load(&c->closed);
+}
+
 struct conn *
 conn_new(int fd, int epfd)
 {
@@ -19,6 +33,7 @@ conn_new(int fd, int epfd)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	atomic_fetch_add(&conns_live, 1);
 	c->fd = fd;
 	c->epfd = epfd;
 	atomic_store(&c->refs, 1);
@@ -56,6 +71,7 @@ conn_unref(struct conn *c)
 	p11a_buf_free(&c->in);
 	pthread_mutex_destroy(&c->out_lock);
 	free(c);
+	atomic_fetch_sub(&conns_live, 1);
 }
 
 static void
@@ -162,9 +178,11 @@ conn_close(struct conn *c)
 	if (!c->closed) {
 		/* best effort: an ERROR explaining the close may be queued */
 		conn_flush_locked(c);
-		c->closed = 1;
+		atomic_store(&c->closed, 1);
 		epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		shutdown(c->fd, SHUT_RDWR);
+		/* queued jobs may keep the struct a while; not the input */
+		p11a_buf_free(&c->in);
 	}
 	pthread_mutex_unlock(&c->out_lock);
 }

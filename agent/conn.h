@@ -26,7 +26,7 @@ struct conn {
 	atomic_int refs;
 	pthread_mutex_t out_lock; /* out, closed, want_write */
 	struct p11a_buf out;
-	int closed;
+	atomic_int closed; /* written under out_lock, read anywhere */
 	int want_write;
 	atomic_uint inflight; /* SIGNs queued or running */
 	/* the rest belongs to the event loop thread */
@@ -44,6 +44,13 @@ struct conn {
 };
 
 struct conn *conn_new(int fd, int epfd);
+/*
+ * Connections allocated and not yet freed, including closed ones that
+ * queued jobs still hold: what really uses descriptors and memory.
+ */
+unsigned conn_count_live(void);
+/* Whether the client is gone: work for it can be skipped. */
+int conn_is_closed(const struct conn *c);
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 

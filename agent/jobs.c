@@ -9,6 +9,12 @@
 #include "p11agent/error.h"
 #include "token.h"
 
+/*
+ * Requests waiting for one token.  Past this a SIGN is answered BUSY at
+ * once: a slow token must not collect an unbounded backlog in memory.
+ */
+#define JOBS_MAX_PENDING 4096
+
 struct job_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t ready;
@@ -144,6 +150,9 @@ jobs_submit(struct token *t, struct job *j)
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		r = P11A_ERR_SHUTTING_DOWN;
+	} else if (j->deadline_ms != 0 && q->pending >= JOBS_MAX_PENDING) {
+		/* client requests only: control jobs must always get in */
+		r = P11A_ERR_BUSY;
 	} else {
 		if (q->tail != NULL)
 			q->tail->next = j;

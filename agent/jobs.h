@@ -34,7 +34,11 @@ struct job {
 
 /* Start one worker per open session of the token. */
 int jobs_start(struct token *t);
-/* Queue a job; never blocks on the token.  P11A_ERR_SHUTTING_DOWN late. */
+/*
+ * Queue a job; never blocks on the token.  P11A_ERR_SHUTTING_DOWN late;
+ * P11A_ERR_BUSY for a job with a deadline when the token already has
+ * 4096 waiting.
+ */
 int jobs_submit(struct token *t, struct job *j);
 /*
  * Stop taking jobs, let the workers finish the queue and join them,

@@ -194,8 +194,11 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	uint64_t usec;
 	int r;
 
-	/* answered by the monitor already (timed out while queued) */
-	if (atomic_load(&j->claimed))
+	/*
+	 * Answered by the monitor already (timed out while queued), or the
+	 * client hung up: a token's time is not spent on nobody.
+	 */
+	if (atomic_load(&j->claimed) || conn_is_closed(sj->conn))
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = sign_job_sign(sj, t, s, sig, &sig_len, &rv);

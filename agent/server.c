@@ -29,6 +29,7 @@ struct server {
 	int epfd;
 	int listen_fd;
 	int signal_fd;
+	int listen_paused;  /* out of descriptors: not accepting */
 	struct conn *conns; /* every open connection */
 };
 
@@ -101,13 +102,13 @@ static int
 server_has_room(const struct server *s, uid_t uid)
 {
 	const struct agent_limits *lim = &s->agent->opt->limits;
-	unsigned total = 0, same = 0;
+	unsigned same = 0;
 
-	for (const struct conn *c = s->conns; c != NULL; c = c->next) {
-		total++;
+	for (const struct conn *c = s->conns; c != NULL; c = c->next)
 		same += c->uid == uid;
-	}
-	return total < lim->max_connections && same < lim->max_per_uid;
+	/* closed connections still held by queued jobs count too */
+	return conn_count_live() < lim->max_connections &&
+	       same < lim->max_per_uid;
 }
 
 /* Tell a client it is over a limit, then close it. */
@@ -183,8 +184,19 @@ server_accept(struct server *s)
 	while ((fd = accept4(s->listen_fd, NULL, NULL,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
 		server_accept_one(s, fd);
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		/*
+		 * Out of descriptors: retrying at once would spin.  Stop
+		 * listening until the next sweep; clients wait in the backlog.
+		 */
+		log_warn("accept: %s; pausing new connections",
+			 strerror(errno));
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+		s->listen_paused = 1;
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		log_warn("accept: %s", strerror(errno));
+	}
 }
 
 /* Frames that arrived; non-zero means close the connection. */
@@ -271,6 +283,16 @@ server_on_conn(struct server *s, struct conn *c, uint32_t events)
 }
 
 /* Close connections that sat idle, or sent half a frame, for too long. */
+static void
+server_resume_listening(struct server *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_tag};
+
+	if (s->listen_paused &&
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) == 0)
+		s->listen_paused = 0;
+}
+
 static void
 server_sweep(struct server *s, uint64_t now)
 {
@@ -374,6 +396,7 @@ server_run(struct agent *a, int listen_fd)
 		}
 		if ((now = jobs_now_ms()) >= next_sweep) {
 			server_sweep(&s, now);
+			server_resume_listening(&s);
 			next_sweep = now + SWEEP_INTERVAL_MS;
 		}
 	}

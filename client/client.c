@@ -13,7 +13,10 @@
  * requests outstanding, so a misbehaving agent cannot grow it.
  *
  * Errors that leave the byte stream out of step (I/O, framing) mark the
- * connection broken; later calls fail with P11A_ERR_IO at once.
+ * connection broken; later calls fail with P11A_ERR_IO at once, except
+ * the idempotent ones (LIST, STATUS, SIGN): when the break was an I/O
+ * error (the agent restarted, say) and no pipelined request is waiting,
+ * they connect to the same path again, once, and repeat the request.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -49,6 +52,7 @@ struct pending_frame {
 
 struct p11a_client {
 	int fd;
+	char *path;	  /* socket path, for reconnecting */
 	int broken;	  /* error that desynchronised the stream, or 0 */
 	uint32_t next_id; /* request ids start at 1; 0 is never used */
 	struct p11a_buf in;
@@ -113,11 +117,16 @@ begin_call(p11a_client *c)
 	return P11A_OK;
 }
 
-/* The stream is out of step: fail every later call.  Returns r. */
+/*
+ * The stream is out of step: fail every later call.  Replies still to
+ * come are lost with it; those already queued can still be received.
+ * Returns r.
+ */
 static int
 set_broken(p11a_client *c, int r)
 {
 	c->broken = r;
+	c->outstanding = c->n_pending;
 	return r;
 }
 
@@ -456,6 +465,60 @@ exchange_hello(p11a_client *c)
 	return P11A_OK;
 }
 
+/*
+ * A broken connection may be replaced when it broke on I/O (not on a
+ * frame the agent got wrong) and no pipelined reply would be lost.
+ */
+static int
+may_reconnect(const p11a_client *c)
+{
+	return c->broken == P11A_ERR_IO && c->outstanding == 0 &&
+	       c->n_pending == 0 && c->path != NULL;
+}
+
+/* Drop the broken socket and connect to the same path again. */
+static int
+reconnect(p11a_client *c)
+{
+	int r;
+
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	p11a_buf_reset(&c->in);
+	p11a_buf_free(&c->out);
+	p11a_buf_init(&c->out, OUT_MAX);
+	p11a_hello_clear(&c->hello);
+	c->broken = 0;
+	if ((r = open_socket(c, c->path)) != P11A_OK ||
+	    (r = exchange_hello(c)) != P11A_OK) {
+		/* still unusable; the next idempotent call tries again */
+		c->broken = P11A_ERR_IO;
+		return r;
+	}
+	return P11A_OK;
+}
+
+/*
+ * After an idempotent call failed with *r: whether to repeat it, having
+ * reconnected (at most once per call: *tried).  A failed reconnect's
+ * error replaces *r.
+ */
+static int
+retry_after_break(p11a_client *c, int *r, int *tried)
+{
+	int rr;
+
+	if (*tried || *r != P11A_ERR_IO || c == NULL || !may_reconnect(c))
+		return 0;
+	*tried = 1;
+	if ((rr = reconnect(c)) != P11A_OK) {
+		*r = rr;
+		return 0;
+	}
+	return 1;
+}
+
 static p11a_client *
 client_new(void)
 {
@@ -494,7 +557,7 @@ p11a_client_connect_msg(const char *path, p11a_client **out, char *msg,
 	}
 	if (path == NULL)
 		path = def;
-	if ((c = client_new()) == NULL) {
+	if ((c = client_new()) == NULL || (c->path = strdup(path)) == NULL) {
 		r = P11A_ERR_NO_MEMORY;
 		goto out;
 	}
@@ -526,6 +589,7 @@ p11a_client_close(p11a_client *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->path);
 	p11a_buf_free(&c->in);
 	p11a_buf_free(&c->out);
 	p11a_hello_clear(&c->hello);
@@ -551,16 +615,13 @@ p11a_client_last_message(const p11a_client *c)
 
 /* ---- requests ---------------------------------------------------------- */
 
-int
-p11a_client_list(p11a_client *c, struct p11a_identity_list *list)
+static int
+list_once(p11a_client *c, struct p11a_identity_list *list)
 {
 	struct p11a_frame f;
 	uint32_t id;
 	int r;
 
-	if (list == NULL)
-		return P11A_ERR_INVALID_ARGUMENT;
-	memset(list, 0, sizeof(*list));
 	if ((r = begin_call(c)) != P11A_OK)
 		return r;
 	id = next_request_id(c);
@@ -576,6 +637,20 @@ p11a_client_list(p11a_client *c, struct p11a_identity_list *list)
 				   p11a_strerror(r));
 	}
 	return P11A_OK;
+}
+
+int
+p11a_client_list(p11a_client *c, struct p11a_identity_list *list)
+{
+	int r, tried = 0;
+
+	if (list == NULL)
+		return P11A_ERR_INVALID_ARGUMENT;
+	memset(list, 0, sizeof(*list));
+	do
+		r = list_once(c, list);
+	while (retry_after_break(c, &r, &tried));
+	return r;
 }
 
 void
@@ -631,18 +706,14 @@ take_signature(p11a_client *c, struct p11a_buf *payload, uint8_t **sig,
 	return P11A_OK;
 }
 
-int
-p11a_client_sign(p11a_client *c, const struct p11a_sign_request *req,
-		 uint8_t **sig, size_t *sig_len)
+static int
+sign_once(p11a_client *c, const struct p11a_sign_request *req, uint8_t **sig,
+	  size_t *sig_len)
 {
 	struct p11a_frame f;
-	uint32_t id;
+	uint32_t id = 0;
 	int r;
 
-	if (sig == NULL || sig_len == NULL)
-		return P11A_ERR_INVALID_ARGUMENT;
-	*sig = NULL;
-	*sig_len = 0;
 	if ((r = begin_call(c)) != P11A_OK ||
 	    (r = encode_sign(c, req, &id)) != P11A_OK ||
 	    (r = transact(c, id, P11A_MSG_SIGNATURE, &f)) != P11A_OK)
@@ -651,15 +722,28 @@ p11a_client_sign(p11a_client *c, const struct p11a_sign_request *req,
 }
 
 int
-p11a_client_status(p11a_client *c, struct p11a_status *st)
+p11a_client_sign(p11a_client *c, const struct p11a_sign_request *req,
+		 uint8_t **sig, size_t *sig_len)
+{
+	int r, tried = 0;
+
+	if (sig == NULL || sig_len == NULL)
+		return P11A_ERR_INVALID_ARGUMENT;
+	*sig = NULL;
+	*sig_len = 0;
+	do
+		r = sign_once(c, req, sig, sig_len);
+	while (retry_after_break(c, &r, &tried));
+	return r;
+}
+
+static int
+status_once(p11a_client *c, struct p11a_status *st)
 {
 	struct p11a_frame f;
 	uint32_t id;
 	int r;
 
-	if (st == NULL)
-		return P11A_ERR_INVALID_ARGUMENT;
-	memset(st, 0, sizeof(*st));
 	if ((r = begin_call(c)) != P11A_OK)
 		return r;
 	id = next_request_id(c);
@@ -674,6 +758,20 @@ p11a_client_status(p11a_client *c, struct p11a_status *st)
 				   p11a_strerror(r));
 	}
 	return P11A_OK;
+}
+
+int
+p11a_client_status(p11a_client *c, struct p11a_status *st)
+{
+	int r, tried = 0;
+
+	if (st == NULL)
+		return P11A_ERR_INVALID_ARGUMENT;
+	memset(st, 0, sizeof(*st));
+	do
+		r = status_once(c, st);
+	while (retry_after_break(c, &r, &tried));
+	return r;
 }
 
 void
@@ -728,14 +826,17 @@ int
 p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
 		      uint32_t *req_id)
 {
-	uint32_t id;
-	int r;
+	uint32_t id = 0;
+	int r, tried = 0;
 
 	if (req_id == NULL)
 		return P11A_ERR_INVALID_ARGUMENT;
 	*req_id = 0;
-	if ((r = begin_call(c)) != P11A_OK ||
-	    (r = encode_sign(c, req, &id)) != P11A_OK ||
+	/* a connection broken with nothing outstanding is replaced first */
+	do
+		r = begin_call(c);
+	while (retry_after_break(c, &r, &tried));
+	if (r != P11A_OK || (r = encode_sign(c, req, &id)) != P11A_OK ||
 	    (r = flush_out(c)) != P11A_OK)
 		return r;
 	c->outstanding++;
@@ -778,7 +879,10 @@ p11a_client_recv(p11a_client *c, struct p11a_reply *reply)
 	if (reply == NULL)
 		return P11A_ERR_INVALID_ARGUMENT;
 	memset(reply, 0, sizeof(*reply));
-	if ((r = begin_call(c)) != P11A_OK)
+	if (c == NULL)
+		return P11A_ERR_INVALID_ARGUMENT;
+	/* replies queued before a break are still delivered */
+	if (c->n_pending == 0 && (r = begin_call(c)) != P11A_OK)
 		return r;
 	if (c->outstanding == 0)
 		return set_message(c, P11A_ERR_INVALID_ARGUMENT,

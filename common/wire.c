@@ -30,7 +30,6 @@ p11a_frame_next(struct p11a_buf *in, size_t max_frame, struct p11a_frame *f)
 {
 	struct p11a_buf body;
 	uint32_t len;
-	int r;
 
 	memset(f, 0, sizeof(*f));
 	if (p11a_buf_peek_u32(in, &len) != P11A_OK)
@@ -44,10 +43,10 @@ p11a_frame_next(struct p11a_buf *in, size_t max_frame, struct p11a_frame *f)
 		return P11A_ERR_INCOMPLETE;
 
 	p11a_buf_view(&body, p11a_buf_ptr(in) + P11A_FRAME_HEADER_LEN, len);
-	if ((r = p11a_buf_get_u8(&body, &f->type)) != P11A_OK ||
-	    (r = p11a_buf_get_u32(&body, &f->id)) != P11A_OK ||
-	    (r = p11a_buf_consume(in, P11A_FRAME_HEADER_LEN + len)) !=
-		    P11A_OK) {
+	/* cannot fail: the length was checked against both buffers above */
+	if (p11a_buf_get_u8(&body, &f->type) != P11A_OK ||
+	    p11a_buf_get_u32(&body, &f->id) != P11A_OK ||
+	    p11a_buf_consume(in, P11A_FRAME_HEADER_LEN + len) != P11A_OK) {
 		memset(f, 0, sizeof(*f));
 		return P11A_ERR_INTERNAL;
 	}
@@ -640,7 +639,8 @@ p11a_status_clear(struct p11a_status *st)
 	if (st == NULL)
 		return;
 	free(st->software);
-	for (i = 0; i < st->n_tokens; i++)
+	/* a decoder that failed to allocate tokens leaves n_tokens 0 */
+	for (i = 0; st->tokens != NULL && i < st->n_tokens; i++)
 		token_status_clear(&st->tokens[i]);
 	free(st->tokens);
 	memset(st, 0, sizeof(*st));

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Build p11agent and run every test twice: a normal build (build/, the
-# default compiler) and an AddressSanitizer + UBSan build with clang
-# (build-asan/).  Installs missing Debian packages first (as root, or
-# through sudo).  Exits non-zero if anything fails.
+# Build p11agent and check it the way CI does:
+#   1. a normal build (build/, the default compiler) and all its tests;
+#   2. lint: clang-tidy (.clang-tidy) and cppcheck (.cppcheck-suppressions)
+#      over agent/, common/, client/ and tests/ -- any finding fails;
+#   3. valgrind memcheck over the agent's integration tests (the agent
+#      runs under valgrind through P11A_AGENT_WRAPPER, see
+#      tests/integration/lib.sh): any memory error or definite leak fails;
+#   4. an AddressSanitizer + UBSan build with clang (build-asan/) and all
+#      its tests, including every fuzz corpus file;
+#   5. libFuzzer on the frame decoder and message parsers for
+#      FUZZ_SECONDS (60) in the clang build.
+# Installs missing Debian packages first (as root, or through sudo).
+# Exits non-zero if anything fails.
 #
-#   contrib/test.sh     (BUILD_DIR, ASAN_BUILD_DIR, JOBS override the defaults)
+#   contrib/test.sh     (BUILD_DIR, ASAN_BUILD_DIR, JOBS, FUZZ_SECONDS,
+#                        P11A_SKIP_LINT=1, P11A_SKIP_VALGRIND=1 override)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . contrib/deps.sh
@@ -12,19 +22,82 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 JOBS=${JOBS:-2}
 BUILD_DIR=${BUILD_DIR:-build}
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 step() {
 	printf '\n==> %s\n' "$*"
 }
 
+# The sources clang-tidy checks: ours, from the compile commands.
+lint_sources() {
+	python3 - "$BUILD_DIR/compile_commands.json" <<-'EOP'
+		import json, os, sys
+		root = os.getcwd() + "/"
+		for f in sorted({e["file"] for e in json.load(open(sys.argv[1]))}):
+		    rel = f[len(root):] if f.startswith(root) else f
+		    if rel.split("/")[0] in ("agent", "common", "client", "tests"):
+		        print(f)
+	EOP
+}
+
+run_lint() {
+	local out=$BUILD_DIR/clang-tidy.log rc=0
+	step "lint: clang-tidy (.clang-tidy)"
+	lint_sources | xargs -n 8 -P "$JOBS" clang-tidy -p "$BUILD_DIR" \
+		--quiet >"$out" 2>&1 || rc=1
+	if grep -E '(warning|error): ' "$out"; then
+		rc=1
+	fi
+	[[ $rc -eq 0 ]] || {
+		echo "clang-tidy found problems (full log: $out)" >&2
+		return 1
+	}
+	step "lint: cppcheck (.cppcheck-suppressions)"
+	cppcheck --enable=warning,performance,portability --std=c11 \
+		--error-exitcode=1 --inline-suppr --quiet \
+		--suppressions-list=.cppcheck-suppressions \
+		-D_GNU_SOURCE -DP11A_VERSION='"0"' -I include -I common \
+		agent common client tests
+}
+
+run_valgrind() {
+	local supp=$PWD/tests/reliability/valgrind.supp
+	step "$BUILD_DIR/: the agent's integration tests under valgrind memcheck"
+	P11A_AGENT_WRAPPER="valgrind --error-exitcode=99 --leak-check=full \
+--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+--track-fds=no --suppressions=$supp --quiet" \
+		P11A_TIMEOUT=120 \
+		ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" \
+		-L integration --timeout 900
+}
+
+run_fuzz() {
+	local fuzzer=$ASAN_BUILD_DIR/tests/fuzz/fuzz_wire
+	local work=$ASAN_BUILD_DIR/fuzz-work
+	[[ -x $fuzzer ]] || {
+		echo "no libFuzzer target in $ASAN_BUILD_DIR (clang needed)" >&2
+		return 1
+	}
+	step "$ASAN_BUILD_DIR/: libFuzzer on the wire codec for ${FUZZ_SECONDS}s"
+	rm -rf "$work" && mkdir -p "$work/corpus" "$work/crashes"
+	# new inputs go to the scratch corpus, never to the checked-in one
+	"$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+		-artifact_prefix="$work/crashes/" -print_final_stats=1 \
+		"$work/corpus" tests/fuzz/corpus
+}
+
 p11a_install_deps
 
 step "$BUILD_DIR/: configure and build"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 cmake --build "$BUILD_DIR" -j"$JOBS"
 
 step "$BUILD_DIR/: run the tests"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS"
+
+[[ ${P11A_SKIP_LINT:-0} == 1 ]] || run_lint
+[[ ${P11A_SKIP_VALGRIND:-0} == 1 ]] || run_valgrind
 
 step "$ASAN_BUILD_DIR/: configure and build with clang, ASan and UBSan"
 cmake -S . -B "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug \
@@ -34,4 +107,6 @@ cmake --build "$ASAN_BUILD_DIR" -j"$JOBS"
 step "$ASAN_BUILD_DIR/: run the tests"
 ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j"$JOBS"
 
-step "all tests passed in $BUILD_DIR/ and $ASAN_BUILD_DIR/"
+run_fuzz
+
+step "all checks passed in $BUILD_DIR/ and $ASAN_BUILD_DIR/"

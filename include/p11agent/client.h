@@ -6,6 +6,21 @@
  * calls send one request and wait for its reply.  To pipeline, send
  * several requests with p11a_client_send_sign() and collect the replies
  * with p11a_client_recv() in whatever order the agent answers.
+ *
+ * Reconnecting: when the connection breaks on I/O (the agent was
+ * restarted, or closed an idle connection), the idempotent calls
+ * p11a_client_list(), p11a_client_status(), p11a_client_sign() and
+ * p11a_client_send_sign() connect to the same socket path again, once
+ * per call, and repeat their request there; if that fails they return
+ * the error (P11A_ERR_CONNECT while no agent listens) and the next such
+ * call tries again.  They do so only when no pipelined request is
+ * waiting for its reply: a break loses every outstanding reply, so
+ * p11a_client_recv() then returns P11A_ERR_IO, forgets the outstanding
+ * requests, and the caller decides which to send again.
+ * p11a_client_lock() and p11a_client_unlock() are not idempotent and
+ * never reconnect: on a broken connection they return P11A_ERR_IO (close
+ * it and connect again).  A repeated SIGN may be signed twice by the
+ * token, which is harmless for a signature.
  */
 #ifndef P11AGENT_CLIENT_H
 #define P11AGENT_CLIENT_H

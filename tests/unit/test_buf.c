@@ -403,7 +403,7 @@ buf_reserve_then_commit_fills_the_tail(void **state)
 	assert_int_equal(p11a_buf_reserve(&b, 10, &p), P11A_OK);
 	assert_non_null(p);
 	assert_ptr_equal(p, b.data + 1);
-	memcpy(p, "hello", 5);
+	memcpy(p, (const uint8_t[]){'h', 'e', 'l', 'l', 'o'}, 5);
 	assert_int_equal(b.len, 1);
 	assert_int_equal(p11a_buf_commit(&b, 5), P11A_OK);
 	assert_bytes_hex(p11a_buf_ptr(&b), p11a_buf_remaining(&b),

@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+#
+# Harness of the token fault tests, on top of tests/integration/lib.sh:
+# the agent loads the faulty-pkcs11 shim (which forwards to SoftHSM), and
+# the test writes the shim's control file to inject faults.
+#
+#   fault_setup               private dir, shim control file and call log
+#   fault_start_agent ARGS    p11agentd on the shim (allow-listed)
+#   fault_set LINE...         replace the control file with these lines
+#   fault_expect RESULT ARGS  run p11a-try ARGS, fail unless its result
+#                             (OK or an error name) is RESULT
+#   fault_sign_verify ID SCHEME DIR NAME   sign with p11a-try, verify
+#   fault_wait_flags token|identity LABEL FLAGS [SECONDS]
+#   fault_count REGEX         lines of the shim's call log matching REGEX
+#   now_ms                    monotonic-enough wall clock in ms
+
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+
+FAULT_SEQ=0
+
+fault_setup() {
+	[[ -n ${FAULTY_PKCS11:-} && -r $FAULTY_PKCS11 ]] ||
+		p11a_fail "FAULTY_PKCS11 must name the shim module"
+	[[ -n ${P11A_TRY:-} && -x $P11A_TRY ]] ||
+		p11a_fail "P11A_TRY must name the p11a-try tool"
+	p11a_setup_dir
+	export FAULTY_PKCS11_MODULE=$P11A_MODULE
+	export FAULTY_PKCS11_CONTROL=$P11A_TMP/faults
+	export FAULTY_PKCS11_LOG=$P11A_TMP/faulty.log
+	: >"$FAULTY_PKCS11_CONTROL"
+}
+
+# The agent loads the shim; its directory must be allow-listed because
+# the default allow-list is the system's module directories.
+fault_start_agent() {
+	local shim
+	shim=$(realpath "$FAULTY_PKCS11")
+	P11A_MODULE=$shim p11a_start_agent \
+		--allow-module "$(dirname "$shim")/*" "$@"
+}
+
+# Atomically replace the control file (a rename, so the shim never reads
+# half of it); a sequence line re-arms one-shot faults every time.
+fault_set() {
+	local tmp=$FAULTY_PKCS11_CONTROL.tmp
+	FAULT_SEQ=$((FAULT_SEQ + 1))
+	{
+		printf '%s\n' "$@"
+		printf 'seq %d\n' "$FAULT_SEQ"
+	} >"$tmp"
+	mv -f "$tmp" "$FAULTY_PKCS11_CONTROL"
+}
+
+now_ms() {
+	date +%s%3N
+}
+
+# fault_expect RESULT p11a-try-args...: the first word p11a-try prints
+# must be RESULT; the whole line stays in $P11A_OUTPUT.
+fault_expect() {
+	local want=$1
+	shift
+	P11A_OUTPUT=$("$P11A_TRY" "$@" 2>&1) || true
+	[[ ${P11A_OUTPUT%%[ $'\n']*} == "$want" ]] ||
+		p11a_fail "p11a-try $* gave '$P11A_OUTPUT', expected $want"
+}
+
+# fault_sign_verify IDENTITY SCHEME DIR NAME: sign a random message
+# through libp11agent and verify it with DIR/NAME.pub.pem (OpenSSL).
+fault_sign_verify() {
+	local msg=$P11A_TMP/fsv.msg sig=$P11A_TMP/fsv.sig
+	p11a_random_file "$msg"
+	rm -f "$sig"
+	fault_expect OK sign "$1" "$2" "$msg" "$sig"
+	p11a_verify "$sig" "$msg" "$3/$4.pub.pem" "$2"
+}
+
+# fault_wait_flags token|identity LABEL FLAGS [SECONDS]: poll STATUS or
+# LIST until the flags of LABEL are exactly FLAGS (e.g. present,logged-in
+# or -); fail after SECONDS (default 10).
+fault_wait_flags() {
+	local kind=$1 label=$2 want=$3 secs=${4:-10} i out=
+	for ((i = 0; i < secs * 20; i++)); do
+		out=$("$P11A_TRY" "$kind-flags" "$label" 2>&1) || true
+		[[ $out == "OK $want" ]] && return 0
+		sleep 0.05
+	done
+	p11a_fail "$kind $label: flags '$out' after ${secs}s, expected 'OK $want'"
+}
+
+# Lines of the shim's call log matching an extended regex.
+fault_count() {
+	local n
+	n=$(grep -Ec -- "$1" "$FAULTY_PKCS11_LOG" 2>/dev/null) || true
+	echo "${n:-0}"
+}

@@ -1,0 +1,563 @@
+/*
+ * faulty-pkcs11: a PKCS#11 module that forwards every call to a real
+ * module and injects the faults a control file asks for, so that tests
+ * can pull a card, reset a token or hang a reader under a running
+ * p11agentd.
+ *
+ *   FAULTY_PKCS11_MODULE   the real module (default SoftHSM 2)
+ *   FAULTY_PKCS11_CONTROL  the control file (optional: no faults)
+ *   FAULTY_PKCS11_LOG      a file that gets one line per C_Login,
+ *                          C_Logout, C_OpenSession, C_SignInit and
+ *                          C_Sign: "FUNCTION token=LABEL rv=0xHEX"
+ *
+ * The control file is re-read on every call; when its content changed,
+ * the new settings apply and the one-shot faults are armed again (write
+ * a "seq N" line to re-arm without changing anything else).  Lines:
+ *
+ *   token LABEL          faults apply to this token only (default: all)
+ *   removed 0|1          card pulled: C_GetTokenInfo gives
+ *                        TOKEN_NOT_PRESENT, C_GetSlotList(present) omits
+ *                        the slot, session calls give DEVICE_REMOVED.
+ *                        Pulling closes the real sessions, so a returning
+ *                        token really needs new sessions and a login.
+ *   session_invalid N    the next N C_SignInit give SESSION_HANDLE_INVALID
+ *   session_closed N     the next N C_SignInit give SESSION_CLOSED
+ *                        (both really close the session first)
+ *   logged_out N         the next N C_SignInit log the real token out and
+ *                        give USER_NOT_LOGGED_IN (a token reset)
+ *   device_error N       the next N C_Sign give DEVICE_ERROR
+ *   general_error N      the next N C_Sign give GENERAL_ERROR
+ *   pin_wrong 0|1        C_Login gives PIN_INCORRECT without asking the
+ *                        real module (the PIN was changed elsewhere)
+ *   delay_ms N           every C_Sign waits N ms first (a slow card)
+ *   hang 0|1             C_Sign blocks while this says 1
+ *   seq N                ignored; changes the content to re-arm faults
+ *
+ * Only C_GetFunctionList is exported.  PINs are passed through, never
+ * logged.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define CONTROL_MAX 4096
+#define LABEL_LEN 32
+
+struct faults {
+	char token[LABEL_LEN + 1]; /* "" : every token */
+	int removed;
+	long session_invalid, session_closed, logged_out;
+	long device_error, general_error;
+	int pin_wrong;
+	long delay_ms;
+	int hang;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	void *dl;
+	CK_FUNCTION_LIST *real;
+	CK_FUNCTION_LIST list;
+	char control[CONTROL_MAX]; /* content the faults were armed from */
+	struct faults f;
+	int was_removed; /* the real sessions were closed for this pull */
+} shim = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- control file -------------------------------------------------------- */
+
+static long
+parse_long(const char *s)
+{
+	return strtol(s, NULL, 10);
+}
+
+static void
+parse_line(struct faults *f, const char *key, const char *val)
+{
+	if (strcmp(key, "token") == 0)
+		snprintf(f->token, sizeof(f->token), "%.*s", LABEL_LEN, val);
+	else if (strcmp(key, "removed") == 0)
+		f->removed = parse_long(val) != 0;
+	else if (strcmp(key, "session_invalid") == 0)
+		f->session_invalid = parse_long(val);
+	else if (strcmp(key, "session_closed") == 0)
+		f->session_closed = parse_long(val);
+	else if (strcmp(key, "logged_out") == 0)
+		f->logged_out = parse_long(val);
+	else if (strcmp(key, "device_error") == 0)
+		f->device_error = parse_long(val);
+	else if (strcmp(key, "general_error") == 0)
+		f->general_error = parse_long(val);
+	else if (strcmp(key, "pin_wrong") == 0)
+		f->pin_wrong = parse_long(val) != 0;
+	else if (strcmp(key, "delay_ms") == 0)
+		f->delay_ms = parse_long(val);
+	else if (strcmp(key, "hang") == 0)
+		f->hang = parse_long(val) != 0;
+}
+
+static void
+parse_control(const char *text, struct faults *f)
+{
+	char copy[CONTROL_MAX], *save = NULL, *line;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char key[32], val[64];
+
+		if (sscanf(line, "%31s %63s", key, val) == 2)
+			parse_line(f, key, val);
+	}
+}
+
+/* Read the control file into buf; "" when there is none. */
+static void
+read_control(char *buf, size_t len)
+{
+	const char *path = getenv("FAULTY_PKCS11_CONTROL");
+	ssize_t n = 0;
+	int fd;
+
+	buf[0] = '\0';
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Bring shim.f up to date; the caller holds shim.lock. */
+static void
+refresh_locked(void)
+{
+	char now[CONTROL_MAX];
+
+	read_control(now, sizeof(now));
+	if (strcmp(now, shim.control) == 0)
+		return;
+	memcpy(shim.control, now, sizeof(now));
+	parse_control(now, &shim.f);
+}
+
+/* ---- helpers --------------------------------------------------------------
+ */
+
+static void
+token_label(CK_SLOT_ID slot, char *out)
+{
+	CK_TOKEN_INFO ti;
+	size_t n = LABEL_LEN;
+
+	out[0] = '\0';
+	if (shim.real->C_GetTokenInfo(slot, &ti) != CKR_OK)
+		return;
+	memcpy(out, ti.label, LABEL_LEN);
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+static int
+slot_of_session(CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
+{
+	CK_SESSION_INFO si;
+
+	if (shim.real->C_GetSessionInfo(h, &si) != CKR_OK)
+		return -1;
+	*slot = si.slotID;
+	return 0;
+}
+
+/* Whether the faults concern this slot; the caller holds shim.lock. */
+static int
+targets_slot_locked(CK_SLOT_ID slot)
+{
+	char label[LABEL_LEN + 1];
+
+	if (shim.f.token[0] == '\0')
+		return 1;
+	token_label(slot, label);
+	return strcmp(label, shim.f.token) == 0;
+}
+
+static void
+log_call(const char *fn, CK_SLOT_ID slot, int have_slot, CK_RV rv)
+{
+	const char *path = getenv("FAULTY_PKCS11_LOG");
+	char label[LABEL_LEN + 1] = "?", line[160];
+	int fd, n;
+
+	if (path == NULL)
+		return;
+	if (have_slot)
+		token_label(slot, label);
+	n = snprintf(line, sizeof(line), "%s token=%s rv=0x%lx\n", fn, label,
+		     (unsigned long)rv);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		       0600)) < 0)
+		return;
+	/* one write per line: O_APPEND keeps lines from threads whole; a
+	 * lost line shows up as a wrong count in the test */
+	(void)!write(fd, line, (size_t)n);
+	close(fd);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Take a pending one-shot fault for a slot: non-zero (and one less
+ * left) if *count is armed and the slot is targeted.
+ */
+static int
+take_once_locked(long *count, CK_SLOT_ID slot)
+{
+	if (*count <= 0 || !targets_slot_locked(slot))
+		return 0;
+	(*count)--;
+	return 1;
+}
+
+/*
+ * Is the card of this slot pulled?  Refreshes the settings.  The first
+ * time a pull is seen, the real module's sessions on the slot are closed
+ * (which logs the token out), as a real reader would lose them.
+ */
+static int
+slot_removed(CK_SLOT_ID slot)
+{
+	int removed;
+
+	pthread_mutex_lock(&shim.lock);
+	refresh_locked();
+	removed = shim.f.removed && targets_slot_locked(slot);
+	if (removed && !shim.was_removed) {
+		shim.real->C_CloseAllSessions(slot);
+		shim.was_removed = 1;
+	}
+	if (!shim.f.removed)
+		shim.was_removed = 0;
+	pthread_mutex_unlock(&shim.lock);
+	return removed;
+}
+
+/* Same for a session's slot; a session the real module lost is not. */
+static int
+session_removed(CK_SESSION_HANDLE h)
+{
+	CK_SLOT_ID slot;
+
+	if (slot_of_session(h, &slot) != 0) {
+		/* the pull closed it: keep saying why while still pulled */
+		int removed;
+
+		pthread_mutex_lock(&shim.lock);
+		refresh_locked();
+		removed = shim.f.removed;
+		pthread_mutex_unlock(&shim.lock);
+		return removed;
+	}
+	return slot_removed(slot);
+}
+
+/* ---- intercepted calls --------------------------------------------------- */
+
+static CK_RV
+f_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	CK_SLOT_ID all[64];
+	CK_ULONG n = 64, kept = 0;
+	CK_RV rv;
+
+	if (!present || count == NULL)
+		return shim.real->C_GetSlotList(present, list, count);
+	if ((rv = shim.real->C_GetSlotList(present, all, &n)) != CKR_OK)
+		return rv;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (!slot_removed(all[i]))
+			all[kept++] = all[i];
+	if (list == NULL) {
+		*count = kept;
+		return CKR_OK;
+	}
+	if (*count < kept) {
+		*count = kept;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	memcpy(list, all, kept * sizeof(*all));
+	*count = kept;
+	return CKR_OK;
+}
+
+static CK_RV
+f_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+	CK_RV rv = shim.real->C_GetSlotInfo(slot, info);
+
+	if (rv == CKR_OK && slot_removed(slot))
+		info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+	return rv;
+}
+
+static CK_RV
+f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	if (slot_removed(slot))
+		return CKR_TOKEN_NOT_PRESENT;
+	return shim.real->C_GetTokenInfo(slot, info);
+}
+
+static CK_RV
+f_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY n,
+	      CK_SESSION_HANDLE_PTR h)
+{
+	CK_RV rv = CKR_TOKEN_NOT_PRESENT;
+
+	if (!slot_removed(slot))
+		rv = shim.real->C_OpenSession(slot, flags, app, n, h);
+	log_call("C_OpenSession", slot, 1, rv);
+	return rv;
+}
+
+static CK_RV
+f_CloseSession(CK_SESSION_HANDLE h)
+{
+	return shim.real->C_CloseSession(h);
+}
+
+static CK_RV
+f_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
+{
+	if (session_removed(h))
+		return CKR_DEVICE_REMOVED;
+	return shim.real->C_GetSessionInfo(h, info);
+}
+
+static CK_RV
+f_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
+	CK_ULONG len)
+{
+	CK_SLOT_ID slot = 0;
+	int have = slot_of_session(h, &slot) == 0, wrong;
+	CK_RV rv;
+
+	if (session_removed(h)) {
+		rv = CKR_DEVICE_REMOVED;
+		goto out;
+	}
+	pthread_mutex_lock(&shim.lock);
+	wrong = shim.f.pin_wrong && have && targets_slot_locked(slot);
+	pthread_mutex_unlock(&shim.lock);
+	rv = wrong ? CKR_PIN_INCORRECT
+		   : shim.real->C_Login(h, user, pin, len);
+out:
+	log_call("C_Login", slot, have, rv);
+	return rv;
+}
+
+static CK_RV
+f_Logout(CK_SESSION_HANDLE h)
+{
+	CK_SLOT_ID slot = 0;
+	int have = slot_of_session(h, &slot) == 0;
+	CK_RV rv = CKR_DEVICE_REMOVED;
+
+	if (!session_removed(h))
+		rv = shim.real->C_Logout(h);
+	log_call("C_Logout", slot, have, rv);
+	return rv;
+}
+
+static CK_RV
+f_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	if (session_removed(h))
+		return CKR_DEVICE_REMOVED;
+	return shim.real->C_FindObjectsInit(h, t, n);
+}
+
+static CK_RV
+f_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG max,
+	      CK_ULONG_PTR n)
+{
+	if (session_removed(h))
+		return CKR_DEVICE_REMOVED;
+	return shim.real->C_FindObjects(h, o, max, n);
+}
+
+static CK_RV
+f_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
+		    CK_ULONG n)
+{
+	if (session_removed(h))
+		return CKR_DEVICE_REMOVED;
+	return shim.real->C_GetAttributeValue(h, o, t, n);
+}
+
+/* The fault C_SignInit should show for this session now, or CKR_OK. */
+static CK_RV
+signinit_fault(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
+{
+	CK_RV rv = CKR_OK;
+
+	pthread_mutex_lock(&shim.lock);
+	refresh_locked();
+	if (take_once_locked(&shim.f.session_invalid, slot))
+		rv = CKR_SESSION_HANDLE_INVALID;
+	else if (take_once_locked(&shim.f.session_closed, slot))
+		rv = CKR_SESSION_CLOSED;
+	else if (take_once_locked(&shim.f.logged_out, slot))
+		rv = CKR_USER_NOT_LOGGED_IN;
+	pthread_mutex_unlock(&shim.lock);
+	/* make it true, so that only real recovery gets past it */
+	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
+		shim.real->C_CloseSession(h);
+	else if (rv == CKR_USER_NOT_LOGGED_IN)
+		shim.real->C_Logout(h);
+	return rv;
+}
+
+static CK_RV
+f_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+{
+	CK_SLOT_ID slot = 0;
+	int have = slot_of_session(h, &slot) == 0;
+	CK_RV rv;
+
+	if (session_removed(h))
+		rv = CKR_DEVICE_REMOVED;
+	else if (!have || (rv = signinit_fault(h, slot)) == CKR_OK)
+		rv = shim.real->C_SignInit(h, m, key);
+	log_call("C_SignInit", slot, have, rv);
+	return rv;
+}
+
+/* Wait as delay_ms and hang say; returns the one-shot error, if any. */
+static CK_RV
+sign_fault(CK_SLOT_ID slot)
+{
+	CK_RV rv = CKR_OK;
+	long delay;
+
+	pthread_mutex_lock(&shim.lock);
+	refresh_locked();
+	delay = targets_slot_locked(slot) ? shim.f.delay_ms : 0;
+	if (take_once_locked(&shim.f.device_error, slot))
+		rv = CKR_DEVICE_ERROR;
+	else if (take_once_locked(&shim.f.general_error, slot))
+		rv = CKR_GENERAL_ERROR;
+	pthread_mutex_unlock(&shim.lock);
+	if (delay > 0)
+		sleep_ms(delay);
+	for (;;) {
+		int hang;
+
+		pthread_mutex_lock(&shim.lock);
+		refresh_locked();
+		hang = shim.f.hang && targets_slot_locked(slot);
+		pthread_mutex_unlock(&shim.lock);
+		if (!hang)
+			break;
+		sleep_ms(10);
+	}
+	return rv;
+}
+
+static CK_RV
+f_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+       CK_ULONG_PTR sig_len)
+{
+	CK_SLOT_ID slot = 0;
+	int have = slot_of_session(h, &slot) == 0;
+	CK_RV rv, fault = CKR_OK;
+
+	if (session_removed(h)) {
+		rv = CKR_DEVICE_REMOVED;
+		goto out;
+	}
+	/* a size query does not end the operation: no fault there */
+	if (have && sig != NULL)
+		fault = sign_fault(slot);
+	rv = shim.real->C_Sign(h, data, len, sig, sig_len);
+	/* the real call ran, so the operation is over either way */
+	if (fault != CKR_OK)
+		rv = fault;
+out:
+	log_call("C_Sign", slot, have, rv);
+	return rv;
+}
+
+/* ---- entry point --------------------------------------------------------- */
+
+static CK_RV
+load_real(void)
+{
+	const char *path = getenv("FAULTY_PKCS11_MODULE");
+	CK_C_GetFunctionList get;
+
+	if (shim.real != NULL)
+		return CKR_OK;
+	if (path == NULL || *path == '\0')
+		path = DEFAULT_MODULE;
+	if ((shim.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		fprintf(stderr, "faulty-pkcs11: %s\n", dlerror());
+		return CKR_GENERAL_ERROR;
+	}
+	get = (CK_C_GetFunctionList)dlsym(shim.dl, "C_GetFunctionList");
+	if (get == NULL || get(&shim.real) != CKR_OK || shim.real == NULL) {
+		fprintf(stderr, "faulty-pkcs11: %s has no C_GetFunctionList\n",
+			path);
+		return CKR_GENERAL_ERROR;
+	}
+	/* forward everything, then take over the calls faults touch */
+	shim.list = *shim.real;
+	shim.list.C_GetSlotList = f_GetSlotList;
+	shim.list.C_GetSlotInfo = f_GetSlotInfo;
+	shim.list.C_GetTokenInfo = f_GetTokenInfo;
+	shim.list.C_OpenSession = f_OpenSession;
+	shim.list.C_CloseSession = f_CloseSession;
+	shim.list.C_GetSessionInfo = f_GetSessionInfo;
+	shim.list.C_Login = f_Login;
+	shim.list.C_Logout = f_Logout;
+	shim.list.C_FindObjectsInit = f_FindObjectsInit;
+	shim.list.C_FindObjects = f_FindObjects;
+	shim.list.C_GetAttributeValue = f_GetAttributeValue;
+	shim.list.C_SignInit = f_SignInit;
+	shim.list.C_Sign = f_Sign;
+	return CKR_OK;
+}
+
+EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
+
+EXPORT CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
+{
+	CK_RV rv;
+
+	if (out == NULL)
+		return CKR_ARGUMENTS_BAD;
+	pthread_mutex_lock(&shim.lock);
+	rv = load_real();
+	pthread_mutex_unlock(&shim.lock);
+	if (rv == CKR_OK)
+		*out = &shim.list;
+	return rv;
+}

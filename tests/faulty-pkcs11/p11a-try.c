@@ -1,0 +1,179 @@
+/*
+ * p11a-try: one request to p11agentd through libp11agent, printing the
+ * exact outcome so that shell tests can assert the error code a client
+ * sees (the p11agent command folds many codes into exit status 1).
+ *
+ *   p11a-try sign IDENTITY SCHEME IN OUT   sign file IN, write OUT
+ *   p11a-try token-flags LABEL             STATUS flags of a token
+ *   p11a-try identity-flags LABEL          LIST flags of an identity
+ *
+ * The socket is $P11AGENT_SOCK.  The first line on stdout is the result:
+ * OK, or the error's symbolic name (TOKEN_NOT_PRESENT, TIMEOUT, ...);
+ * for the flag commands it is followed by the flags as words, e.g.
+ * "OK present,logged-in".  Exit status 0 for OK, 1 for an error reply,
+ * 2 for a usage or local file error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p11agent/client.h"
+
+static int
+result(int r, p11a_client *c)
+{
+	printf("%s", p11a_err_name(r));
+	if (r != P11A_OK)
+		printf(" %s", p11a_client_last_message(c));
+	printf("\n");
+	return r == P11A_OK ? 0 : 1;
+}
+
+static int
+read_file(const char *path, uint8_t **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = P11A_MAX_FRAME;
+
+	*len = 0;
+	if (f == NULL || (*data = malloc(cap)) == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	*len = fread(*data, 1, cap, f);
+	fclose(f);
+	return 0;
+}
+
+static int
+write_file(const char *path, const uint8_t *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fwrite(p, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int
+cmd_sign(p11a_client *c, char **argv)
+{
+	struct p11a_sign_request req = {.identity = argv[0]};
+	uint8_t *data = NULL, *sig = NULL;
+	size_t len = 0, sig_len = 0;
+	int r, rc = 2;
+
+	if (p11a_scheme_from_name(argv[1], &req.scheme) != P11A_OK) {
+		fprintf(stderr, "p11a-try: unknown scheme %s\n", argv[1]);
+		return 2;
+	}
+	if (read_file(argv[2], &data, &len) != 0) {
+		perror(argv[2]);
+		goto out;
+	}
+	req.data = data;
+	req.data_len = len;
+	r = p11a_client_sign(c, &req, &sig, &sig_len);
+	if (r == P11A_OK && write_file(argv[3], sig, sig_len) != 0) {
+		perror(argv[3]);
+		goto out;
+	}
+	rc = result(r, c);
+out:
+	free(data);
+	free(sig);
+	return rc;
+}
+
+static void
+print_words(uint32_t flags, const char *const names[], size_t n)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (flags & (1u << i)) {
+			printf("%s%s", any ? "," : "", names[i]);
+			any = 1;
+		}
+	printf("%s\n", any ? "" : "-");
+}
+
+static int
+cmd_token_flags(p11a_client *c, const char *label)
+{
+	static const char *const names[] = {"present", "logged-in",
+					    "protected-auth", "needs-unlock"};
+	struct p11a_status st;
+	int r, rc = 1;
+
+	if ((r = p11a_client_status(c, &st)) != P11A_OK)
+		return result(r, c);
+	for (size_t i = 0; i < st.n_tokens; i++)
+		if (strcmp(st.tokens[i].label, label) == 0) {
+			printf("OK ");
+			print_words(st.tokens[i].flags, names, 4);
+			rc = 0;
+		}
+	if (rc != 0)
+		printf("NO_SUCH_TOKEN %s\n", label);
+	p11a_status_free(&st);
+	return rc;
+}
+
+static int
+cmd_identity_flags(p11a_client *c, const char *label)
+{
+	static const char *const names[] = {"available", "tls13-client-only"};
+	struct p11a_identity_list l;
+	int r, rc = 1;
+
+	if ((r = p11a_client_list(c, &l)) != P11A_OK)
+		return result(r, c);
+	for (size_t i = 0; i < l.n; i++)
+		if (strcmp(l.items[i].label, label) == 0) {
+			printf("OK ");
+			print_words(l.items[i].flags, names, 2);
+			rc = 0;
+		}
+	if (rc != 0)
+		printf("NO_SUCH_IDENTITY %s\n", label);
+	p11a_identity_list_free(&l);
+	return rc;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: p11a-try sign IDENTITY SCHEME IN OUT\n"
+			"       p11a-try token-flags LABEL\n"
+			"       p11a-try identity-flags LABEL\n");
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	p11a_client *c = NULL;
+	int r, rc;
+
+	if (argc < 3)
+		return usage();
+	if ((strcmp(argv[1], "sign") == 0 && argc != 6) ||
+	    (strcmp(argv[1], "sign") != 0 && argc != 3))
+		return usage();
+	if ((r = p11a_client_connect(NULL, &c)) != P11A_OK)
+		return result(r, c);
+	if (strcmp(argv[1], "sign") == 0)
+		rc = cmd_sign(c, argv + 2);
+	else if (strcmp(argv[1], "token-flags") == 0)
+		rc = cmd_token_flags(c, argv[2]);
+	else if (strcmp(argv[1], "identity-flags") == 0)
+		rc = cmd_identity_flags(c, argv[2]);
+	else
+		rc = usage();
+	p11a_client_close(c);
+	return rc;
+}

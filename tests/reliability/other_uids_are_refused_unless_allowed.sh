@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Access control by the peer's credentials (SO_PEERCRED), tested as root
+# with clients run under other uids/gids (setpriv) on a socket made
+# reachable on purpose (the agent's own 0700 directory and 0600 socket
+# would stop them earlier): by default another uid is refused; with
+# --allow-uid it is served and signs; --allow-gid admits its primary
+# group only; --max-per-uid counts each uid on its own.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../faulty-pkcs11/faults.sh"
+
+[[ $(id -u) -eq 0 ]] || p11a_skip "needs root to run clients as other uids"
+command -v setpriv >/dev/null 2>&1 || p11a_skip "setpriv not installed"
+command -v python3 >/dev/null 2>&1 || p11a_skip "python3 not installed"
+fault_setup
+p11a_make_token A 1111 a-ec:p256
+export P11A_PIN=1111
+other=65534 other_gid=65534 stranger=54321
+
+# as_uid UID GID cmd...: run cmd with those credentials and no groups
+as_uid() {
+	local uid=$1 gid=$2
+	shift 2
+	setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"
+}
+
+open_up() {
+	chmod 0711 "$P11A_TMP" "$P11A_TMP/agent"
+	chmod 0666 "$P11AGENT_SOCK"
+}
+
+# expect_refused UID GID: the agent closes the connection (IO/CONNECT)
+expect_refused() {
+	local out
+	out=$(as_uid "$1" "$2" "$P11A_TRY" token-flags A 2>&1) || true
+	[[ $out == IO* || $out == CONNECT* ]] ||
+		p11a_fail "uid $1 gid $2 was served: $out"
+}
+
+expect_served() {
+	local out
+	out=$(as_uid "$1" "$2" "$P11A_TRY" token-flags A 2>&1) || true
+	[[ $out == "OK present,logged-in" ]] ||
+		p11a_fail "uid $1 gid $2 was not served: $out"
+}
+
+p11a_start_agent --pin-source env:P11A_PIN
+open_up
+expect_refused "$other" "$other_gid"
+grep -q "uid $other is not allowed" "$P11A_AGENT_LOG" ||
+	p11a_fail "the refusal of uid $other is not logged"
+fault_wait_flags token A present,logged-in 2 # root is served
+rc=0
+p11a_stop_agent || rc=$?
+[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM, expected 0"
+
+p11a_start_agent --pin-source env:P11A_PIN --allow-uid "$other" \
+	--allow-gid "$other_gid" --max-per-uid 2
+open_up
+p11a_list
+ec=$(p11a_identity_id a-ec)
+expect_served "$other" "$other_gid"
+expect_served "$stranger" "$other_gid"          # by its group
+expect_refused "$stranger" "$stranger"          # neither uid nor group
+mkdir -m 0700 "$P11A_TMP/other" && chown "$other:$other_gid" "$P11A_TMP/other"
+p11a_random_file "$P11A_TMP/other/msg"
+chmod 0644 "$P11A_TMP/other/msg"
+out=$(as_uid "$other" "$other_gid" "$P11A_TRY" sign "$ec" \
+	ecdsa_secp256r1_sha256 "$P11A_TMP/other/msg" "$P11A_TMP/other/sig") ||
+	p11a_fail "uid $other could not sign: $out"
+p11a_verify "$P11A_TMP/other/sig" "$P11A_TMP/other/msg" \
+	"$P11A_TMP/A/a-ec.pub.pem" ecdsa_secp256r1_sha256
+
+# root holds its 2 connections: a third is BUSY, uid $other still served
+cat >"$P11A_TMP/hold.py" <<'EOP'
+import socket, struct, sys, time
+s = []
+for _ in range(int(sys.argv[2])):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    c.sendall(struct.pack(">IBIHHI", 13, 1, 1, 1, 1, 0))
+    s.append(c)
+print("held", flush=True)
+time.sleep(float(sys.argv[3]))
+EOP
+python3 "$P11A_TMP/hold.py" "$P11AGENT_SOCK" 2 5 >"$P11A_TMP/hold.out" &
+hold=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q held "$P11A_TMP/hold.out" 2>/dev/null && break
+	sleep 0.05
+done
+sleep 0.2
+# the agent's answer, read before anything is sent (libp11agent may see
+# only the close if its HELLO meets the closed socket: reported apart)
+out=$(python3 - "$P11AGENT_SOCK" <<'EOP'
+import socket, struct, sys
+c = socket.socket(socket.AF_UNIX)
+c.settimeout(5)
+c.connect(sys.argv[1])
+d = c.recv(4096)
+print("BUSY" if len(d) >= 13 and d[4] == 0xff and
+      struct.unpack(">I", d[9:13])[0] == 21 else "other: %r" % d)
+EOP
+)
+[[ $out == BUSY ]] || p11a_fail "a third root connection got '$out', expected BUSY"
+expect_served "$other" "$other_gid"
+kill "$hold" 2>/dev/null || true
+wait "$hold" 2>/dev/null || true
+rc=0
+p11a_stop_agent || rc=$?
+[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM, expected 0"
+echo ok
