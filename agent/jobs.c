@@ -200,6 +200,39 @@ jobs_expire(struct token *t, uint64_t now_ms)
 	pthread_mutex_unlock(&q->lock);
 }
 
+void
+jobs_cancel_owner(struct token *t, const void *owner)
+{
+	struct job_queue *q = t->queue;
+	struct job *j, *prev = NULL, *next, *dropped = NULL;
+
+	if (q == NULL || owner == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (j = q->head; j != NULL; j = next) {
+		next = j->next;
+		if (j->owner != owner || j->discard == NULL) {
+			prev = j;
+			continue;
+		}
+		if (prev != NULL)
+			prev->next = next;
+		else
+			q->head = next;
+		if (q->tail == j)
+			q->tail = prev;
+		q->pending--;
+		j->next = dropped;
+		dropped = j;
+	}
+	pthread_mutex_unlock(&q->lock);
+	/* outside the lock: discarding stops tracking, which takes it */
+	for (j = dropped; j != NULL; j = next) {
+		next = j->next;
+		j->discard(j, t);
+	}
+}
+
 unsigned
 jobs_pending(struct token *t)
 {

@@ -28,6 +28,9 @@ struct job {
 	void (*run)(struct job *j, struct token *t, struct token_session *s);
 	/* optional: answer a job whose deadline passed (after job_claim) */
 	void (*expire)(struct job *j);
+	/* optional: drop a queued job whose owner went away; frees it */
+	void (*discard)(struct job *j, struct token *t);
+	const void *owner;    /* e.g. the client connection; may be NULL */
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: none */
 	atomic_int claimed;
 };
@@ -46,6 +49,11 @@ int jobs_submit(struct token *t, struct job *j);
  * in the module (the caller must then not finalise it).
  */
 int jobs_stop(struct token *t, int timeout_ms);
+/*
+ * Take every queued (not yet running) job of this owner off the queue and
+ * discard it, so a client that hung up leaves no backlog behind.
+ */
+void jobs_cancel_owner(struct token *t, const void *owner);
 /* Jobs waiting (not yet taken by a worker). */
 unsigned jobs_pending(struct token *t);
 /* Answer every tracked job of the token whose deadline is before now. */

@@ -183,6 +183,23 @@ sign_job_count(struct agent *a)
 		agent_lock(a, "--max-signs reached");
 }
 
+/* The end of every SIGN job, run or discarded. */
+static void
+sign_job_finish(struct sign_job *sj, struct token *t)
+{
+	job_done(t, &sj->base);
+	atomic_fetch_sub(&sj->conn->inflight, 1);
+	conn_unref(sj->conn);
+	sign_job_release(sj);
+}
+
+/* The client hung up before a worker took the job. */
+static void
+sign_job_discard(struct job *j, struct token *t)
+{
+	sign_job_finish((struct sign_job *)j, t);
+}
+
 static void
 sign_job_run(struct job *j, struct token *t, struct token_session *s)
 {
@@ -216,10 +233,7 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	if (job_claim(j))
 		sign_job_reply(sj, r, rv, sig, sig_len);
 out:
-	job_done(t, j);
-	atomic_fetch_sub(&sj->conn->inflight, 1);
-	conn_unref(sj->conn);
-	sign_job_release(sj);
+	sign_job_finish(sj, t);
 }
 
 /* Monitor thread: the token did not answer in time. */
@@ -298,6 +312,8 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	sj->base.run = sign_job_run;
 	sj->agent = a;
 	sj->base.expire = sign_job_expire;
+	sj->base.discard = sign_job_discard;
+	sj->base.owner = c;
 	sj->base.deadline_ms = jobs_now_ms() + a->opt->request_timeout_ms;
 	sj->conn = c;
 	sj->req_id = f->id;

@@ -79,7 +79,11 @@ server_unlink(struct server *s, struct conn *c)
 static void
 server_drop(struct server *s, struct conn *c)
 {
+	struct module_set *ms = &s->agent->modules;
+
 	conn_close(c);
+	for (size_t i = 0; i < ms->n_tokens; i++)
+		jobs_cancel_owner(ms->tokens[i], c);
 	server_unlink(s, c);
 	atomic_fetch_sub(&s->agent->connections, 1);
 	conn_unref(c);
