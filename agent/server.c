@@ -110,8 +110,11 @@ server_has_room(const struct server *s, uid_t uid)
 
 	for (const struct conn *c = s->conns; c != NULL; c = c->next)
 		same += c->uid == uid;
-	/* closed connections still held by queued jobs count too */
-	return conn_count_live() < lim->max_connections &&
+	/*
+	 * Closed connections still held by queued jobs count too; the new
+	 * connection itself is already counted.
+	 */
+	return conn_count_live() - 1 < lim->max_connections &&
 	       same < lim->max_per_uid;
 }
 

@@ -152,9 +152,13 @@ p11a_try_start_agent() {
 	read -ra wrapper <<<"${P11A_AGENT_WRAPPER:-}"
 	[[ -d $P11A_TMP/agent ]] || mkdir -m 0700 "$P11A_TMP/agent"
 	export P11AGENT_SOCK=$P11A_TMP/agent/agent.sock
-	# --no-config: a config file of the developer or the system must not
-	# change what the tests see
-	"${wrapper[@]}" "$P11AGENTD" --foreground --no-config \
+	# --no-config unless the test gives --config: a config file of the
+	# developer or the system must not change what the tests see
+	local config=(--no-config) a
+	for a in "$@"; do
+		[[ $a == --config || $a == --config=* ]] && config=()
+	done
+	"${wrapper[@]}" "$P11AGENTD" --foreground "${config[@]}" \
 		--socket "$P11AGENT_SOCK" \
 		--module "$P11A_MODULE" "$@" \
 		</dev/null >>"$P11A_TMP/agent.stdout" 2>>"$P11A_AGENT_LOG" &
