@@ -361,10 +361,14 @@ encode_failed(p11a_client *c, int r, const char *what)
 }
 
 /* A request with no payload whose reply is OK. */
+/*
+ * Send a request without payload and wait for its reply of the expected
+ * type; *f then holds the reply's payload.
+ */
 static int
-simple_call(p11a_client *c, uint8_t type, const char *what)
+empty_request(p11a_client *c, uint8_t type, uint8_t reply_type,
+	      const char *what, struct p11a_frame *f)
 {
-	struct p11a_frame f;
 	uint32_t id;
 	int r;
 
@@ -373,7 +377,16 @@ simple_call(p11a_client *c, uint8_t type, const char *what)
 	id = next_request_id(c);
 	if ((r = p11a_encode_empty(&c->out, type, id)) != P11A_OK)
 		return encode_failed(c, r, what);
-	if ((r = transact(c, id, P11A_MSG_OK, &f)) != P11A_OK)
+	return transact(c, id, reply_type, f);
+}
+
+static int
+simple_call(p11a_client *c, uint8_t type, const char *what)
+{
+	struct p11a_frame f;
+	int r;
+
+	if ((r = empty_request(c, type, P11A_MSG_OK, what, &f)) != P11A_OK)
 		return r;
 	return p11a_decode_empty(&f.payload);
 }
@@ -619,16 +632,10 @@ static int
 list_once(p11a_client *c, struct p11a_identity_list *list)
 {
 	struct p11a_frame f;
-	uint32_t id;
 	int r;
 
-	if ((r = begin_call(c)) != P11A_OK)
-		return r;
-	id = next_request_id(c);
-	if ((r = p11a_encode_empty(&c->out, P11A_MSG_LIST_IDENTITIES, id)) !=
-	    P11A_OK)
-		return encode_failed(c, r, "LIST_IDENTITIES");
-	if ((r = transact(c, id, P11A_MSG_IDENTITIES, &f)) != P11A_OK)
+	if ((r = empty_request(c, P11A_MSG_LIST_IDENTITIES, P11A_MSG_IDENTITIES,
+			       "LIST_IDENTITIES", &f)) != P11A_OK)
 		return r;
 	if ((r = p11a_decode_identities(&f.payload, list)) != P11A_OK) {
 		p11a_identity_list_clear(list);
@@ -741,15 +748,10 @@ static int
 status_once(p11a_client *c, struct p11a_status *st)
 {
 	struct p11a_frame f;
-	uint32_t id;
 	int r;
 
-	if ((r = begin_call(c)) != P11A_OK)
-		return r;
-	id = next_request_id(c);
-	if ((r = p11a_encode_empty(&c->out, P11A_MSG_STATUS, id)) != P11A_OK)
-		return encode_failed(c, r, "STATUS");
-	if ((r = transact(c, id, P11A_MSG_STATUS_REPLY, &f)) != P11A_OK)
+	if ((r = empty_request(c, P11A_MSG_STATUS, P11A_MSG_STATUS_REPLY,
+			       "STATUS", &f)) != P11A_OK)
 		return r;
 	if ((r = p11a_decode_status_reply(&f.payload, st)) != P11A_OK) {
 		p11a_status_clear(st);

@@ -458,6 +458,22 @@ get_identity(struct p11a_buf *p, struct p11a_identity *it)
 	return P11A_OK;
 }
 
+/*
+ * Room for count decoded items, refused before anything is allocated
+ * when count items of at least min_len bytes cannot fit in what remains.
+ */
+static int
+alloc_counted(struct p11a_buf *p, uint32_t count, size_t min_len, size_t size,
+	      void **items)
+{
+	*items = NULL;
+	if (count > p11a_buf_remaining(p) / min_len)
+		return P11A_ERR_TRUNCATED;
+	if (count > 0 && (*items = calloc(count, size)) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	return P11A_OK;
+}
+
 int
 p11a_decode_identities(struct p11a_buf *p, struct p11a_identity_list *list)
 {
@@ -466,17 +482,10 @@ p11a_decode_identities(struct p11a_buf *p, struct p11a_identity_list *list)
 	int r;
 
 	memset(list, 0, sizeof(*list));
-	if ((r = p11a_buf_get_u32(p, &count)) != P11A_OK)
+	if ((r = p11a_buf_get_u32(p, &count)) != P11A_OK ||
+	    (r = alloc_counted(p, count, IDENTITY_MIN_LEN, sizeof(*list->items),
+			       (void **)&list->items)) != P11A_OK)
 		goto fail;
-	if (count > p11a_buf_remaining(p) / IDENTITY_MIN_LEN) {
-		r = P11A_ERR_TRUNCATED;
-		goto fail;
-	}
-	if (count > 0 &&
-	    (list->items = calloc(count, sizeof(*list->items))) == NULL) {
-		r = P11A_ERR_NO_MEMORY;
-		goto fail;
-	}
 	/* n counts the items to clear, including a half-decoded one */
 	for (list->n = 0; list->n < count;) {
 		r = get_identity(p, &list->items[list->n++]);
@@ -539,17 +548,10 @@ p11a_decode_status_reply(struct p11a_buf *p, struct p11a_status *st)
 	    (r = p11a_buf_get_u64(p, &st->uptime_sec)) != P11A_OK ||
 	    (r = p11a_buf_get_u32(p, &st->connections)) != P11A_OK ||
 	    (r = p11a_buf_get_u64(p, &st->requests)) != P11A_OK ||
-	    (r = p11a_buf_get_u32(p, &count)) != P11A_OK)
+	    (r = p11a_buf_get_u32(p, &count)) != P11A_OK ||
+	    (r = alloc_counted(p, count, TOKEN_MIN_LEN, sizeof(*st->tokens),
+			       (void **)&st->tokens)) != P11A_OK)
 		goto fail;
-	if (count > p11a_buf_remaining(p) / TOKEN_MIN_LEN) {
-		r = P11A_ERR_TRUNCATED;
-		goto fail;
-	}
-	if (count > 0 &&
-	    (st->tokens = calloc(count, sizeof(*st->tokens))) == NULL) {
-		r = P11A_ERR_NO_MEMORY;
-		goto fail;
-	}
 	for (st->n_tokens = 0; st->n_tokens < count;) {
 		r = get_token(p, &st->tokens[st->n_tokens++]);
 		if (r != P11A_OK)
