@@ -266,7 +266,7 @@ p11a_tls_ctx_new(const struct p11a_tls_opts *o, const char *who, SSL_CTX **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = p11a_ssl_load_provider(NULL, o->socket)) != P11A_OK) {
+	if (p11a_ssl_load_provider(NULL, o->socket) != P11A_OK) {
 		say(who, "cannot load the p11agent provider");
 		return P11A_TLS_EXIT_ERROR;
 	}

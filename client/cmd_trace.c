@@ -455,6 +455,7 @@ on_keylog(const SSL *ssl, const char *line)
 		 "master secret derived; the session keys follow from it"},
 	};
 	struct p11a_tls_conn *c = SSL_get_app_data(ssl);
+	const char *prefix;
 	size_t i;
 
 	if (c == NULL)
@@ -462,7 +463,8 @@ on_keylog(const SSL *ssl, const char *line)
 	/* keys follow the ServerHello: tell what it chose first */
 	tell_server_choice(c);
 	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
-		if (strncmp(line, labels[i].prefix, strlen(labels[i].prefix)))
+		prefix = labels[i].prefix;
+		if (strncmp(line, prefix, strlen(prefix)) != 0)
 			continue;
 		if (!(c->keys_told & labels[i].bit)) {
 			c->keys_told |= labels[i].bit;

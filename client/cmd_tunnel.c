@@ -304,7 +304,8 @@ describe_peer(const struct sockaddr_storage *ss, socklen_t len, char *buf,
 		snprintf(buf, buflen, "?");
 		return;
 	}
-	snprintf(buf, buflen, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	/* a numeric IPv6 host, and only that, has colons: bracket it */
+	snprintf(buf, buflen, strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s",
 		 host, port);
 }
 

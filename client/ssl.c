@@ -70,11 +70,10 @@ p11a_ssl_load_provider(OSSL_LIB_CTX *libctx, const char *socket)
 	 * that fallback and leave the program without ciphers.
 	 */
 	OSSL_PROVIDER_do_all(libctx, count_provider, &n);
-	if (n == 0 && OSSL_PROVIDER_load(libctx, "default") == NULL)
-		r = P11A_ERR_INTERNAL;
-	else if (!OSSL_PROVIDER_add_builtin(libctx, P11A_PROV_NAME,
-					    p11a_provider_init) ||
-		 OSSL_PROVIDER_load(libctx, P11A_PROV_NAME) == NULL)
+	if ((n == 0 && OSSL_PROVIDER_load(libctx, "default") == NULL) ||
+	    !OSSL_PROVIDER_add_builtin(libctx, P11A_PROV_NAME,
+				       p11a_provider_init) ||
+	    OSSL_PROVIDER_load(libctx, P11A_PROV_NAME) == NULL)
 		r = P11A_ERR_INTERNAL;
 out:
 	pthread_mutex_unlock(&load_lock);

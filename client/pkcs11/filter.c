@@ -40,12 +40,14 @@ parse_types(const char *spec, struct p11m_filter *f, const char **why)
 		end = strchr(w, ',');
 		if (end == NULL)
 			end = w + strlen(w);
-		if (end > w && type_bit(w, (size_t)(end - w), &bit) != 0) {
-			*why = "unknown key type (known: rsa, ec, ed25519)";
-			return -1;
-		}
-		if (end > w)
+		if (end > w) {
+			if (type_bit(w, (size_t)(end - w), &bit) != 0) {
+				*why = "unknown key type (known: rsa, ec, "
+				       "ed25519)";
+				return -1;
+			}
 			f->types |= bit;
+		}
 		w = *end == ',' ? end + 1 : end;
 	}
 	if (f->types == 0) {

@@ -15,6 +15,8 @@
  * Verification needs no agent: it is handed to the public half, i.e. to
  * the provider that decoded it.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -176,6 +178,22 @@ set_pad(struct sigctx *c, const OSSL_PARAM *p)
 	return 0;
 }
 
+/* A whole decimal int, sign allowed (as OpenSSL's own "-1"); -1 if not. */
+static int
+parse_int(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < INT_MIN ||
+	    v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 static int
 set_saltlen(struct sigctx *c, const OSSL_PARAM *p)
 {
@@ -192,8 +210,13 @@ set_saltlen(struct sigctx *c, const OSSL_PARAM *p)
 		n = RSA_PSS_SALTLEN_MAX;
 	else if (strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0)
 		n = RSA_PSS_SALTLEN_AUTO;
-	else
-		n = atoi(s);
+	else if (parse_int(s, &n) != 0) {
+		p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
+				"PSS salt length '%s': want digest, max, auto "
+				"or a number",
+				s);
+		return 0;
+	}
 	c->saltlen = n;
 	return 1;
 }

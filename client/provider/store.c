@@ -34,12 +34,11 @@ store_open(void *provctx, const char *uri)
 {
 	struct p11a_prov *prov = provctx;
 	struct storectx *s;
-	int r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->prov = prov;
-	if ((r = p11a_key_uri_parse(uri, &s->uri)) != P11A_OK) {
+	if (p11a_key_uri_parse(uri, &s->uri) != P11A_OK) {
 		p11a_prov_raise(prov, P11A_PROV_R_BAD_URI,
 				"'%s': want p11agent:ID (32 hex digits) or "
 				"p11agent:pkcs11:ATTRIBUTES",

@@ -108,8 +108,11 @@ setup_module(const char *module, const struct bench_opts *o, void **shared,
 	CK_RV rv;
 
 	*shared = NULL;
-	if (d == NULL)
-		return bench_why(why, "out of memory");
+	if (d == NULL) {
+		/* -1 spelled out: callers use *shared whenever 0 comes back */
+		bench_why(why, "out of memory");
+		return -1;
+	}
 	if (o->token == NULL) {
 		bench_why(why, "--token is needed");
 		goto fail;
@@ -224,8 +227,11 @@ direct_open(const struct bench_cell *cell, void **conn, char why[BENCH_WHY])
 	CK_RV rv;
 
 	*conn = NULL;
-	if (c == NULL)
-		return bench_why(why, "out of memory");
+	if (c == NULL) {
+		/* -1 spelled out: callers use *conn whenever 0 comes back */
+		bench_why(why, "out of memory");
+		return -1;
+	}
 	c->fn = d->fn;
 	c->s = CK_INVALID_HANDLE;
 	rv = c->fn->C_OpenSession(d->slot, CKF_SERIAL_SESSION, NULL, NULL,

@@ -1,6 +1,8 @@
 #include "stats.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +116,37 @@ cpu_self_ns(void)
 }
 
 /*
+ * The decimal number that starts s and ends at a space, a newline or the
+ * end of s; -1 if there is none or it overflows.  Digits only: no sign,
+ * no leading blanks.
+ */
+static int
+parse_ull(const char *s, unsigned long long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -1;
+	return 0;
+}
+
+/* Field n (0-based) of the space-separated fields in s; NULL if fewer. */
+static const char *
+field(const char *s, int n)
+{
+	while (n-- > 0) {
+		if ((s = strchr(s, ' ')) == NULL)
+			return NULL;
+		s++;
+	}
+	return s;
+}
+
+/*
  * Parent pid and utime + stime (clock ticks) of a process from
  * /proc/PID/stat.  The command name in parentheses may hold spaces and
  * parentheses, so fields are counted from the last ')'.
@@ -122,8 +155,8 @@ static int
 proc_stat(pid_t pid, pid_t *ppid, unsigned long long *ticks)
 {
 	char path[64], line[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	int pp = 0;
+	unsigned long long pp = 0, ut = 0, st = 0;
+	const char *fp, *fu, *fs;
 	FILE *f;
 	size_t n;
 
@@ -133,13 +166,14 @@ proc_stat(pid_t pid, pid_t *ppid, unsigned long long *ticks)
 	n = fread(line, 1, sizeof(line) - 1, f);
 	fclose(f);
 	line[n] = '\0';
-	if ((p = strrchr(line, ')')) == NULL)
+	if ((p = strrchr(line, ')')) == NULL || p[1] != ' ')
 		return -1;
-	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt
-	 * cmajflt utime stime" */
-	if (sscanf(p + 2,
-		   "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &pp,
-		   &ut, &st) != 3)
+	/* after ") ": "S ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime", i.e. fields 1, 11 and 12 */
+	p += 2;
+	if ((fp = field(p, 1)) == NULL || (fu = field(p, 11)) == NULL ||
+	    (fs = field(p, 12)) == NULL || parse_ull(fp, &pp) != 0 ||
+	    parse_ull(fu, &ut) != 0 || parse_ull(fs, &st) != 0 || pp > INT_MAX)
 		return -1;
 	*ppid = (pid_t)pp;
 	*ticks = ut + st;
@@ -156,7 +190,7 @@ proc_stat(pid_t pid, pid_t *ppid, unsigned long long *ticks)
 static int64_t
 proc_schedstat_ns(pid_t pid)
 {
-	char path[96];
+	char path[96], line[128];
 	unsigned long long run, total = 0;
 	struct dirent *de;
 	DIR *d;
@@ -173,7 +207,9 @@ proc_schedstat_ns(pid_t pid)
 			 (int)pid, de->d_name);
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
-		if (fscanf(f, "%llu", &run) == 1) {
+		/* "run_ns wait_ns slices": the first field */
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    parse_ull(line, &run) == 0) {
 			total += run;
 			seen = 1;
 		}
@@ -220,9 +256,14 @@ cpu_tree_ns(pid_t root)
 	if ((d = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL && n < 8192) {
-		pid_t pid = (pid_t)atoi(de->d_name);
+		unsigned long long v;
+		pid_t pid;
 
-		if (pid <= 0 || proc_stat(pid, &ppid, &t) != 0)
+		/* only the numeric entries are processes */
+		if (parse_ull(de->d_name, &v) != 0 || v == 0 || v > INT_MAX)
+			continue;
+		pid = (pid_t)v;
+		if (proc_stat(pid, &ppid, &t) != 0)
 			continue;
 		tab[n][0] = pid;
 		tab[n][1] = ppid;

@@ -78,11 +78,12 @@ bench_socket_peer_pid(const char *path)
 	struct ucred cred = {0};
 	socklen_t len = sizeof(cred);
 	pid_t pid = 0;
+	size_t n;
 	int fd;
 
-	if (path == NULL || strlen(path) >= sizeof(sa.sun_path))
+	if (path == NULL || (n = strlen(path)) >= sizeof(sa.sun_path))
 		return 0;
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, n + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return 0;
 	/* the listener's credentials, recorded when it called listen() */

@@ -11,6 +11,8 @@
  *
  * Exit status 0 when every check passed, 1 otherwise.
  */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,7 +443,7 @@ struct worker {
 	int made;
 };
 
-/* A hashed mechanism for the key type, varied by i. */
+/* A hashed mechanism for the key type, varied by i; NULL if none. */
 static const struct tl_case *
 pick_case(CK_KEY_TYPE type, int i)
 {
@@ -452,6 +454,8 @@ pick_case(CK_KEY_TYPE type, int i)
 	for (j = 0; j < n; j++)
 		if (cs[j].key_type == type && m < 32)
 			match[m++] = &cs[j];
+	if (m == 0)
+		return NULL;
 	return match[(size_t)i % m];
 }
 
@@ -474,6 +478,11 @@ work(void *arg)
 	for (i = 0; i < w->signs; i++) {
 		k = &w->keys[(i + w->index) % w->nkeys];
 		c = pick_case(k->type, i + w->index);
+		if (c == NULL) {
+			TL_CHECK(0, "thread %d: no mechanism for %s", w->index,
+				 k->name);
+			continue;
+		}
 		tl_random(msg, sizeof(msg));
 		len = sizeof(sig);
 		rv = tl_sign(f, s, priv[(i + w->index) % w->nkeys], c, msg,
@@ -490,12 +499,27 @@ work(void *arg)
 	return NULL;
 }
 
+/* A positive decimal count, the whole of s; 0 if s is not one. */
+static int
+parse_count(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > INT_MAX)
+		return 0;
+	return (int)v;
+}
+
 static int
 cmd_threads(int argc, char **argv)
 {
 	struct key keys[MAX_KEYS];
 	struct worker *w;
-	int i, n = atoi(argv[2]), signs = atoi(argv[3]), total = 0;
+	int i, n = parse_count(argv[2]), signs = parse_count(argv[3]);
+	int total = 0;
 
 	load_keys(argv[0], argv + 4, argc - 4, keys);
 	TL_RV(tl_initialize(f, NULL), CKR_OK, "C_Initialize");
@@ -533,6 +557,11 @@ sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, const struct key *k)
 	CK_ULONG len = sizeof(sig);
 	CK_RV rv;
 
+	if (c == NULL) {
+		fprintf(stderr, "pid %d: no mechanism for %s\n", (int)getpid(),
+			k->name);
+		return 0;
+	}
 	tl_random(msg, sizeof(msg));
 	rv = tl_sign(f, s, priv, c, msg, sizeof(msg), 1, sig, &len);
 	if (rv != CKR_OK) {

@@ -11,6 +11,8 @@
  * Prints one line per signature; exit status 0 when all verified and
  * exactly EXPECTED-KEYS keys were found.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,23 @@ out:
 	EVP_PKEY_free(priv);
 }
 
+/* A decimal count, the whole of s; -1 if s is not one. */
+static int
+parse_count(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9') /* strtoul would take " 7" and "-1" */
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > UINT_MAX)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -113,8 +132,9 @@ main(int argc, char **argv)
 	PKCS11_KEY *keys;
 	PKCS11_CERT *certs;
 	unsigned int nslots = 0, nkeys, ncerts, i, j, total = 0, tcerts = 0;
+	unsigned int expected;
 
-	if (argc != 4) {
+	if (argc != 4 || parse_count(argv[3], &expected) != 0) {
 		fprintf(stderr, "usage: %s MODULE DIR EXPECTED-KEYS\n",
 			argv[0]);
 		return 2;
@@ -142,8 +162,7 @@ main(int argc, char **argv)
 		total += nkeys;
 		tcerts += ncerts;
 	}
-	CHECK(total == (unsigned)atoi(argv[3]), "found %u keys, expected %s",
-	      total, argv[3]);
+	CHECK(total == expected, "found %u keys, expected %u", total, expected);
 	printf("%u keys, %u certificates\n", total, tcerts);
 	PKCS11_release_all_slots(ctx, slots, nslots);
 	PKCS11_CTX_unload(ctx);

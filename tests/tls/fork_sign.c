@@ -15,6 +15,8 @@
  * the parent's pid, and its replies would be mixed with the parent's).
  * Exit status 0 when every signature verified.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,20 @@ sign_many(EVP_PKEY *key, EVP_PKEY *pub, const char *md, int count,
 	return 1;
 }
 
+/* A positive decimal count, the whole of s; 0 if s is not one. */
+static int
+parse_count(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > INT_MAX)
+		return 0;
+	return (int)v;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -116,7 +132,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	md = strcmp(argv[4], "none") == 0 ? NULL : argv[4];
-	count = atoi(argv[5]);
+	if ((count = parse_count(argv[5])) == 0) {
+		fprintf(stderr, "COUNT must be a positive number\n");
+		return 2;
+	}
 	if (!OSSL_PROVIDER_set_default_search_path(NULL, argv[1]) ||
 	    OSSL_PROVIDER_load(NULL, "default") == NULL ||
 	    OSSL_PROVIDER_load(NULL, "p11agent") == NULL) {
