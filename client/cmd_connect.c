@@ -532,9 +532,8 @@ write_all(int fd, const unsigned char *buf, size_t n)
 	return 0;
 }
 
-/* SSL_write all of buf on the non-blocking socket. */
-static int
-ssl_write_all(struct p11a_tls_conn *c, const unsigned char *buf, size_t n)
+int
+p11a_tls_write_all(struct p11a_tls_conn *c, const unsigned char *buf, size_t n)
 {
 	struct pollfd pfd = {c->fd, 0, 0};
 	int k, err;
@@ -550,7 +549,8 @@ ssl_write_all(struct p11a_tls_conn *c, const unsigned char *buf, size_t n)
 		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
 			return -1;
 		pfd.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		poll(&pfd, 1, -1);
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -1;
 	}
 	return 0;
 }
@@ -596,7 +596,7 @@ pump_stdin(struct p11a_tls_conn *c)
 		return -1;
 	if (n == 0)
 		return 0;
-	return ssl_write_all(c, buf, (size_t)n) == 0 ? 1 : -1;
+	return p11a_tls_write_all(c, buf, (size_t)n) == 0 ? 1 : -1;
 }
 
 static int

@@ -133,6 +133,13 @@ int p11a_tls_connect(SSL_CTX *ctx, const struct p11a_tls_opts *o,
 void p11a_tls_conn_close(struct p11a_tls_conn *conn);
 
 /*
+ * SSL_write all of buf on the connection's non-blocking socket, waiting
+ * with poll() when TLS wants to read or write first; -1 on failure.
+ */
+int p11a_tls_write_all(struct p11a_tls_conn *c, const unsigned char *buf,
+		       size_t n);
+
+/*
  * The exit code and one-line explanation (into msg) of a connection
  * that failed after the handshake started: rejected by the server,
  * untrusted server, agent refusal, or plain TLS failure.

@@ -105,29 +105,6 @@ write_all(int fd, const unsigned char *buf, size_t n)
 	return 0;
 }
 
-static int
-ssl_write_all(struct p11a_tls_conn *c, const unsigned char *buf, size_t n)
-{
-	struct pollfd pfd = {c->fd, 0, 0};
-	int k, err;
-
-	while (n > 0) {
-		k = SSL_write(c->ssl, buf, (int)(n > IO_CHUNK ? IO_CHUNK : n));
-		if (k > 0) {
-			buf += k;
-			n -= (size_t)k;
-			continue;
-		}
-		err = SSL_get_error(c->ssl, k);
-		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-			return -1;
-		pfd.events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
 /* Server -> client; 1 while open, 0 when the server closed, -1 error. */
 static int
 server_to_client(struct session *s)
@@ -166,7 +143,7 @@ client_to_server(struct session *s)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (ssl_write_all(&s->conn, buf, (size_t)n) != 0)
+	if (p11a_tls_write_all(&s->conn, buf, (size_t)n) != 0)
 		return -1;
 	s->up += (uint64_t)n;
 	return 1;
