@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -121,6 +122,18 @@ conn_out_begin(struct conn *c)
 	}
 	/* a client slow to read leaves consumed bytes at the front */
 	p11a_buf_compact(&c->out);
+	if (p11a_buf_room(&c->out) < P11A_MAX_FRAME + P11A_FRAME_HEADER_LEN) {
+		/*
+		 * The client does not read its replies: rather than drop one
+		 * silently (it would wait for it forever), cut the connection;
+		 * the loop sees the hang-up and closes it.
+		 */
+		log_warn("client pid %d does not read its replies; closing",
+			 (int)c->pid);
+		shutdown(c->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&c->out_lock);
+		return NULL;
+	}
 	return &c->out;
 }
 
@@ -191,10 +204,19 @@ void
 conn_drain(struct conn *c, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+	struct timespec now;
+	int64_t left, until;
 
+	/* one deadline for the whole connection, however slowly it reads */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	until = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
 	pthread_mutex_lock(&c->out_lock);
 	while (!c->closed && p11a_buf_remaining(&c->out) > 0) {
-		if (poll(&p, 1, timeout_ms) <= 0 || conn_flush_locked(c) != 0)
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = until -
+		       ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0 ||
+		    conn_flush_locked(c) != 0)
 			break;
 	}
 	pthread_mutex_unlock(&c->out_lock);

@@ -252,30 +252,25 @@ identity_read_names(struct identity *id, CK_SESSION_HANDLE s)
 	return P11A_OK;
 }
 
-/* An identity already known with the same id: refresh its key handle. */
+/*
+ * Add a new identity, or refresh the key handle of the one already known
+ * by that id (*added = 0).  One critical section: two logins finding the
+ * same key at once must not register it twice.
+ */
 static int
-registry_refresh(const struct identity *fresh)
-{
-	int found = 0;
-
-	pthread_rwlock_rdlock(&reg.lock);
-	for (size_t i = 0; i < reg.n && !found; i++) {
-		if (strcmp(reg.items[i]->id, fresh->id) != 0)
-			continue;
-		atomic_store(&reg.items[i]->key, atomic_load(&fresh->key));
-		found = 1;
-	}
-	pthread_rwlock_unlock(&reg.lock);
-	return found;
-}
-
-static int
-registry_add(struct identity *id)
+registry_add(struct identity *id, int *added)
 {
 	struct identity **n;
 	int r = P11A_OK;
 
+	*added = 0;
 	pthread_rwlock_wrlock(&reg.lock);
+	for (size_t i = 0; i < reg.n; i++) {
+		if (strcmp(reg.items[i]->id, id->id) == 0) {
+			atomic_store(&reg.items[i]->key, atomic_load(&id->key));
+			goto out;
+		}
+	}
 	if (reg.n == reg.cap) {
 		size_t cap = reg.cap ? reg.cap * 2 : 16;
 
@@ -288,6 +283,7 @@ registry_add(struct identity *id)
 	}
 	reg.items[reg.n++] = id;
 	atomic_fetch_add(&id->token->identities, 1);
+	*added = 1;
 out:
 	pthread_rwlock_unlock(&reg.lock);
 	return r;
@@ -299,7 +295,7 @@ identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	struct identity *id;
 	struct key_shape shape;
 	char why[128];
-	int r;
+	int r, added;
 
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return P11A_ERR_NO_MEMORY;
@@ -320,11 +316,7 @@ identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	}
 	if ((r = identity_fill_wire(id, &shape, s)) != P11A_OK)
 		goto out;
-	if (registry_refresh(id)) {
-		r = P11A_OK;
-		goto out;
-	}
-	if ((r = registry_add(id)) != P11A_OK)
+	if ((r = registry_add(id, &added)) != P11A_OK || !added)
 		goto out;
 	log_info("token %s: identity %s: %s %u '%s'%s", t->label, id->id,
 		 shape.key_type == P11A_KEY_RSA ? "RSA" : shape.curve,

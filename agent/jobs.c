@@ -25,6 +25,7 @@ struct job_queue {
 	pthread_t *threads;
 	unsigned n_threads;
 	atomic_uint running; /* workers that have not exited */
+	int joined;	     /* jobs_stop() joined every worker */
 };
 
 struct worker_arg {
@@ -147,6 +148,8 @@ jobs_submit(struct token *t, struct job *j)
 	j->next = NULL;
 	j->t_prev = j->t_next = NULL;
 	atomic_store(&j->claimed, 0);
+	if (q == NULL)
+		return P11A_ERR_SHUTTING_DOWN;
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		r = P11A_ERR_SHUTTING_DOWN;
@@ -252,7 +255,7 @@ jobs_stop(struct token *t, int timeout_ms)
 	struct job_queue *q = t->queue;
 	uint64_t until = jobs_now_ms() + (uint64_t)timeout_ms;
 
-	if (q == NULL)
+	if (q == NULL || q->joined)
 		return 0;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = 1;
@@ -274,10 +277,21 @@ jobs_stop(struct token *t, int timeout_ms)
 	}
 	for (unsigned i = 0; i < q->n_threads; i++)
 		pthread_join(q->threads[i], NULL);
+	q->joined = 1;
+	return 0;
+}
+
+void
+jobs_free(struct token *t)
+{
+	struct job_queue *q = t->queue;
+
+	/* a queue with a worker still inside the module is left alone */
+	if (q == NULL || !q->joined)
+		return;
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->ready);
 	free(q->threads);
 	free(q);
 	t->queue = NULL;
-	return 0;
 }

@@ -46,9 +46,13 @@ int jobs_submit(struct token *t, struct job *j);
 /*
  * Stop taking jobs, let the workers finish the queue and join them,
  * waiting at most timeout_ms.  Returns 0, or -1 if a worker is stuck
- * in the module (the caller must then not finalise it).
+ * in the module (the caller must then not finalise it).  The queue
+ * stays allocated (a late job is refused with SHUTTING_DOWN) until
+ * jobs_free(), once every token has stopped.
  */
 int jobs_stop(struct token *t, int timeout_ms);
+/* Release a stopped token's queue; nothing if a worker is stuck. */
+void jobs_free(struct token *t);
 /*
  * Take every queued (not yet running) job of this owner off the queue and
  * discard it, so a client that hung up leaves no backlog behind.

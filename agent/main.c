@@ -161,16 +161,22 @@ agent_stop_tokens(struct agent *a)
 	struct module_set *ms = &a->modules;
 
 	monitor_stop();
+	/* every queue stops before any is freed: a late job (an automatic
+	 * lock from another token's worker) must find a queue to refuse it */
 	for (size_t i = 0; i < ms->n_tokens; i++) {
 		struct token *t = ms->tokens[i];
 
 		if (t->stuck || jobs_stop(t, 5000) != 0) {
-			/* finalising under a thread stuck in it could hang too
-			 */
+			/* finalising under a thread stuck in it could hang */
 			log_error("leaving modules unfinalised: token %s hangs",
 				  t->label);
 			return;
 		}
+	}
+	for (size_t i = 0; i < ms->n_tokens; i++) {
+		struct token *t = ms->tokens[i];
+
+		jobs_free(t);
 		if (t->n_sessions > 0 && token_get_state(t) == TOKEN_READY)
 			token_logout(t, t->sessions[0].h);
 		token_close_sessions(t);

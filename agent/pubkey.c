@@ -109,6 +109,14 @@ pubkey_shape(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
 		/* the modulus may carry leading zero bytes */
 		for (size_t i = 0; i < len && v[i] == 0; i++)
 			shape->bits -= 8;
+		/* the signature buffer (SIGNER_MAX_SIG) holds RSA-8192 */
+		if (shape->bits > 8192) {
+			snprintf(why, why_len,
+				 "RSA key of %u bits (more than "
+				 "8192)",
+				 shape->bits);
+			break;
+		}
 		r = P11A_OK;
 		break;
 	case CKK_EC:

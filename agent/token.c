@@ -160,6 +160,16 @@ token_do_login(struct token *t, CK_SESSION_HANDLE s, unsigned *generation)
 		return CKR_USER_NOT_LOGGED_IN;
 	rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin.value,
 				pin.len);
+	/*
+	 * Still logged in from before a LOCK whose logout has not happened
+	 * (yet): an UNLOCK must not pass without its PIN being checked.
+	 */
+	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
+	    token_get_state(t) != TOKEN_READY) {
+		t->module->C_Logout(s);
+		rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin.value,
+					pin.len);
+	}
 	pin_clear(&pin);
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
@@ -175,7 +185,14 @@ token_login(struct token *t, CK_SESSION_HANDLE s)
 	if (t->login_required)
 		rv = token_do_login(t, s, &generation);
 	pthread_mutex_lock(&t->lock);
-	if (rv == CKR_OK && generation == t->generation) {
+	if (rv == CKR_OK && generation != t->generation) {
+		/* a LOCK came while logging in: it wins, log out again */
+		pthread_mutex_unlock(&t->lock);
+		t->module->C_Logout(s);
+		log_info("token %s: locked while logging in", t->label);
+		return P11A_ERR_LOCKED;
+	}
+	if (rv == CKR_OK) {
 		atomic_store(&t->state, TOKEN_READY);
 	} else if (token_pin_refused(rv)) {
 		/* retrying a wrong PIN would lock the card: wait for UNLOCK */
