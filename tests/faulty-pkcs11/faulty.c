@@ -205,8 +205,8 @@ log_call(const char *fn, CK_SLOT_ID slot, int have_slot, CK_RV rv)
 		token_label(slot, label);
 	n = snprintf(line, sizeof(line), "%s token=%s rv=0x%lx\n", fn, label,
 		     (unsigned long)rv);
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		       0600)) < 0)
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) <
+	    0)
 		return;
 	/* one write per line: O_APPEND keeps lines from threads whole; a
 	 * lost line shows up as a wrong count in the test */
@@ -366,8 +366,7 @@ f_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	pthread_mutex_lock(&shim.lock);
 	wrong = shim.f.pin_wrong && have && targets_slot_locked(slot);
 	pthread_mutex_unlock(&shim.lock);
-	rv = wrong ? CKR_PIN_INCORRECT
-		   : shim.real->C_Login(h, user, pin, len);
+	rv = wrong ? CKR_PIN_INCORRECT : shim.real->C_Login(h, user, pin, len);
 out:
 	log_call("C_Login", slot, have, rv);
 	return rv;

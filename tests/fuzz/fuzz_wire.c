@@ -151,8 +151,8 @@ try_identities(struct p11a_buf *p, uint32_t id, const uint8_t *frame,
 }
 
 static void
-try_signature(struct p11a_buf *p, uint32_t id, const uint8_t *frame,
-	      size_t len, struct p11a_buf *out)
+try_signature(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
+	      struct p11a_buf *out)
 {
 	const uint8_t *sig;
 	size_t sig_len;
@@ -243,10 +243,12 @@ decode_as(uint8_t type, const struct p11a_frame *f, const uint8_t *frame,
 }
 
 static const uint8_t all_types[] = {
-	P11A_MSG_HELLO,	       P11A_MSG_LIST_IDENTITIES, P11A_MSG_SIGN,
-	P11A_MSG_STATUS,       P11A_MSG_LOCK,		 P11A_MSG_UNLOCK,
-	P11A_MSG_HELLO_REPLY,  P11A_MSG_IDENTITIES,	 P11A_MSG_SIGNATURE,
-	P11A_MSG_STATUS_REPLY, P11A_MSG_OK,		 P11A_MSG_ERROR};
+	P11A_MSG_HELLO,	      P11A_MSG_LIST_IDENTITIES,
+	P11A_MSG_SIGN,	      P11A_MSG_STATUS,
+	P11A_MSG_LOCK,	      P11A_MSG_UNLOCK,
+	P11A_MSG_HELLO_REPLY, P11A_MSG_IDENTITIES,
+	P11A_MSG_SIGNATURE,   P11A_MSG_STATUS_REPLY,
+	P11A_MSG_OK,	      P11A_MSG_ERROR};
 
 static int
 known_type(uint8_t type)

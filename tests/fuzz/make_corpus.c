@@ -43,17 +43,17 @@ save_raw(const char *name, const void *p, size_t n)
 }
 
 /* Encode with fn into a fresh buffer and save it; check the encoder. */
-#define SEED(name, call)                                                   \
-	do {                                                               \
-		struct p11a_buf b_;                                        \
-		p11a_buf_init(&b_, P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME); \
-		if ((call) != P11A_OK) {                                   \
-			fprintf(stderr, "encoding %s failed\n", name);     \
-			failed = 1;                                        \
-		} else {                                                   \
-			save(name, &b_);                                   \
-		}                                                          \
-		p11a_buf_free(&b_);                                        \
+#define SEED(name, call)                                                       \
+	do {                                                                   \
+		struct p11a_buf b_;                                            \
+		p11a_buf_init(&b_, P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME);    \
+		if ((call) != P11A_OK) {                                       \
+			fprintf(stderr, "encoding %s failed\n", name);         \
+			failed = 1;                                            \
+		} else {                                                       \
+			save(name, &b_);                                       \
+		}                                                              \
+		p11a_buf_free(&b_);                                            \
 	} while (0)
 
 static const uint8_t digest32[32] = {
@@ -163,15 +163,16 @@ static void
 malformed(void)
 {
 	static const uint8_t short_len[] = {0, 0, 0, 3, 1, 0, 0};
-	static const uint8_t huge_len[] = {0xff, 0xff, 0xff, 0xf0, 3, 0, 0, 0, 1};
+	static const uint8_t huge_len[] = {0xff, 0xff, 0xff, 0xf0, 3,
+					   0,	 0,    0,    1};
 	static const uint8_t truncated[] = {0, 0, 0, 100, 3, 0, 0, 0, 1, 0, 0};
-	static const uint8_t unknown[] = {0, 0, 0, 9, 0x42, 0, 0, 0, 7,
-					  1, 2, 3, 4};
+	static const uint8_t unknown[] = {0, 0, 0, 9, 0x42, 0, 0,
+					  0, 7, 1, 2, 3,    4};
 	static const uint8_t trailing[] = {0, 0, 0, 6, 2, 0, 0, 0, 2, 0};
-	static const uint8_t nul_string[] = {0, 0, 0, 16, 1, 0, 0, 0, 1, 0, 1,
-					     0, 1, 0, 0, 0, 3, 'a', 0, 'b'};
-	static const uint8_t many_ids[] = {0, 0, 0, 9, 0x82, 0, 0, 0, 2,
-					   0x7f, 0xff, 0xff, 0xff};
+	static const uint8_t nul_string[] = {0, 0, 0, 16, 1, 0, 0, 0,	1, 0,
+					     1, 0, 1, 0,  0, 0, 3, 'a', 0, 'b'};
+	static const uint8_t many_ids[] = {0, 0, 0,    9,    0x82, 0,	0,
+					   0, 2, 0x7f, 0xff, 0xff, 0xff};
 
 	save_raw("bad-short-length", short_len, sizeof(short_len));
 	save_raw("bad-huge-length", huge_len, sizeof(huge_len));

@@ -33,8 +33,7 @@ run_file(const char *path)
 	}
 	/* exactly the input's size, so ASan sees any read past its end */
 	n = (size_t)st.st_size;
-	if ((buf = malloc(n > 0 ? n : 1)) == NULL ||
-	    fread(buf, 1, n, f) != n) {
+	if ((buf = malloc(n > 0 ? n : 1)) == NULL || fread(buf, 1, n, f) != n) {
 		fprintf(stderr, "%s: cannot read\n", path);
 		free(buf);
 		goto out;

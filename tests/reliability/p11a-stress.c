@@ -341,8 +341,8 @@ parse_key(struct options *opt, char *arg)
 	k->weight = weight != NULL ? (unsigned)strtoul(weight, NULL, 10) : 1;
 	if (p11a_scheme_from_name(scheme, &k->scheme) != P11A_OK ||
 	    k->weight == 0 || (k->pub = stress_load_pub(pem)) == NULL) {
-		fprintf(stderr, "p11a-stress: bad --key %s,%s,%s\n", id,
-			scheme, pem);
+		fprintf(stderr, "p11a-stress: bad --key %s,%s,%s\n", id, scheme,
+			pem);
 		return -1;
 	}
 	opt->weight_total += k->weight;
@@ -440,8 +440,7 @@ wait_warmup(const struct options *opt, const struct stress_stats *st)
 	unsigned long warm = opt->total * opt->warmup_pct / 100;
 	FILE *f;
 
-	while (atomic_load(&done_total) < warm &&
-	       atomic_load(&st->errors) == 0)
+	while (atomic_load(&done_total) < warm && atomic_load(&st->errors) == 0)
 		sleep_ms(5);
 	if (opt->ready_file != NULL && (f = fopen(opt->ready_file, "w")))
 		fclose(f);

@@ -197,8 +197,8 @@ stress_garbage_thread(void *arg)
 	if (rnd == NULL)
 		return NULL;
 	while (!atomic_load(&g->st->stop_garbage)) {
-		enum garbage_kind kind = (enum garbage_kind)(rand_r(&seed) %
-							     G_KINDS);
+		enum garbage_kind kind =
+			(enum garbage_kind)(rand_r(&seed) % G_KINDS);
 
 		if ((fd = connect_to(g->path)) < 0) {
 			/* at the connection limit, or the agent restarting */

@@ -38,8 +38,8 @@ static int
 set_padding(EVP_PKEY_CTX *pctx, const struct p11a_scheme_info *s)
 {
 	if (s->mechanism == CKM_RSA_PKCS_PSS)
-		return EVP_PKEY_CTX_set_rsa_padding(pctx,
-						    RSA_PKCS1_PSS_PADDING) > 0 &&
+		return EVP_PKEY_CTX_set_rsa_padding(
+			       pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
 		       EVP_PKEY_CTX_set_rsa_pss_saltlen(
 			       pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
 	if (s->mechanism == CKM_RSA_PKCS)
