@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "jobs.h"
 #include "log.h"
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
@@ -204,18 +204,13 @@ void
 conn_drain(struct conn *c, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-	struct timespec now;
-	int64_t left, until;
-
 	/* one deadline for the whole connection, however slowly it reads */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	until = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+	uint64_t until = jobs_now_ms() + (uint64_t)timeout_ms, now;
+
 	pthread_mutex_lock(&c->out_lock);
 	while (!c->closed && p11a_buf_remaining(&c->out) > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = until -
-		       ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0 ||
+		now = jobs_now_ms();
+		if (now >= until || poll(&p, 1, (int)(until - now)) <= 0 ||
 		    conn_flush_locked(c) != 0)
 			break;
 	}
