@@ -345,19 +345,42 @@ make_out_dir(const char *dir)
 	return 0;
 }
 
+/* PEM writers with one signature, so write_pem() serves every kind. */
 static int
-write_pubkey_pem(const char *dir, const char *name, EVP_PKEY *pk)
+pem_pubkey(FILE *f, const void *obj)
+{
+	return PEM_write_PUBKEY(f, (EVP_PKEY *)obj);
+}
+
+static int
+pem_cert(FILE *f, const void *obj)
+{
+	return PEM_write_X509(f, (X509 *)obj);
+}
+
+static int
+pem_private_key(FILE *f, const void *obj)
+{
+	return PEM_write_PrivateKey(f, (EVP_PKEY *)obj, NULL, NULL, 0, NULL,
+				    NULL);
+}
+
+/* DIR/NAME<suffix> with the given mode, written by one PEM writer. */
+static int
+write_pem(const char *dir, const char *name, const char *suffix, mode_t mode,
+	  int (*writer)(FILE *, const void *), const char *what,
+	  const void *obj)
 {
 	char path[PATH_MAX];
 	FILE *f = NULL;
 	int rc = -1;
 
-	if (out_path(path, sizeof(path), dir, name, ".pub.pem") != 0)
+	if (out_path(path, sizeof(path), dir, name, suffix) != 0)
 		goto out;
-	if ((f = open_out(path, 0644)) == NULL)
+	if ((f = open_out(path, mode)) == NULL)
 		goto out;
-	if (!PEM_write_PUBKEY(f, pk)) {
-		ossl_err("PEM_write_PUBKEY");
+	if (!writer(f, obj)) {
+		ossl_err(what);
 		goto out;
 	}
 	rc = 0;
@@ -368,48 +391,25 @@ out:
 }
 
 static int
+write_pubkey_pem(const char *dir, const char *name, EVP_PKEY *pk)
+{
+	return write_pem(dir, name, ".pub.pem", 0644, pem_pubkey,
+			 "PEM_write_PUBKEY", pk);
+}
+
+static int
 write_cert_pem(const char *dir, const char *name, X509 *x)
 {
-	char path[PATH_MAX];
-	FILE *f = NULL;
-	int rc = -1;
-
-	if (out_path(path, sizeof(path), dir, name, ".pem") != 0)
-		goto out;
-	if ((f = open_out(path, 0644)) == NULL)
-		goto out;
-	if (!PEM_write_X509(f, x)) {
-		ossl_err("PEM_write_X509");
-		goto out;
-	}
-	rc = 0;
-out:
-	if (f != NULL && close_out(f, path) != 0)
-		rc = -1;
-	return rc;
+	return write_pem(dir, name, ".pem", 0644, pem_cert, "PEM_write_X509",
+			 x);
 }
 
 /* An unencrypted private key, readable by its owner only. */
 static int
 write_key_pem(const char *dir, const char *name, EVP_PKEY *key)
 {
-	char path[PATH_MAX];
-	FILE *f = NULL;
-	int rc = -1;
-
-	if (out_path(path, sizeof(path), dir, name, ".key") != 0)
-		goto out;
-	if ((f = open_out(path, 0600)) == NULL)
-		goto out;
-	if (!PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
-		ossl_err("PEM_write_PrivateKey");
-		goto out;
-	}
-	rc = 0;
-out:
-	if (f != NULL && close_out(f, path) != 0)
-		rc = -1;
-	return rc;
+	return write_pem(dir, name, ".key", 0600, pem_private_key,
+			 "PEM_write_PrivateKey", key);
 }
 
 static int
