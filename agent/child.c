@@ -12,19 +12,11 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "log.h"
 #include "p11agent/error.h"
 
 extern char **environ;
-
-static uint64_t
-child_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* The child starts with no signal blocked or ignored, whatever we did. */
 static int
@@ -59,7 +51,7 @@ child_start(struct child *c, char *const argv[], int with_stdin,
 	c->name = argv[0];
 	c->fd = -1;
 	c->pid = -1;
-	c->deadline_ms = child_now_ms() + timeout_ms;
+	c->deadline_ms = p11a_clock_ms() + timeout_ms;
 	/* a socket, not pipes: send() can refuse SIGPIPE per call */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		log_error("socketpair: %s", strerror(errno));
@@ -97,7 +89,7 @@ child_wait_input(struct child *c)
 	int r;
 
 	for (;;) {
-		now = child_now_ms();
+		now = p11a_clock_ms();
 		if (now >= c->deadline_ms)
 			return 0;
 		r = poll(&pfd, 1, (int)(c->deadline_ms - now));

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "prov.h"
 
 #define SOCKET_MAX 108 /* sizeof(sun_path) */
@@ -186,15 +187,6 @@ p11a_agent_set_observer(p11a_sign_observer_fn fn, void *arg)
 	pthread_mutex_unlock(&observer_lock);
 }
 
-static uint64_t
-now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 notify(const struct p11a_sign_request *req, const char *label, uint64_t usec,
        int r)
@@ -224,7 +216,7 @@ int
 p11a_agent_sign(const struct p11a_sign_request *req, const char *label,
 		uint8_t **sig, size_t *sig_len, char *msg, size_t len)
 {
-	uint64_t start = now_usec();
+	uint64_t start = p11a_clock_us();
 	int r, attempt;
 
 	*sig = NULL;
@@ -242,6 +234,6 @@ p11a_agent_sign(const struct p11a_sign_request *req, const char *label,
 		agent_drop();
 	}
 	agent_leave();
-	notify(req, label, now_usec() - start, r);
+	notify(req, label, p11a_clock_us() - start, r);
 	return r;
 }
