@@ -1,5 +1,5 @@
 /*
- * A client connection.  The event loop owns reading; any thread may send
+ * A client connection.  Its event loop owns reading; any thread may send
  * a reply.  Replies are written straight to the socket when it takes
  * them, otherwise kept in the output buffer and written by the loop when
  * the socket is writable.  The descriptor is closed only when the last
@@ -31,6 +31,7 @@ struct conn {
 	atomic_uint inflight; /* SIGNs queued or running */
 	/* the rest belongs to the event loop thread */
 	struct p11a_buf in;
+	unsigned loop; /* the event loop it belongs to, for its whole life */
 	int hello_done;
 	uint64_t last_active_ms;   /* last byte received */
 	uint64_t partial_since_ms; /* a frame is half received; 0: none */

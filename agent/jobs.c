@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "p11agent/error.h"
 #include "token.h"
@@ -22,24 +23,23 @@ struct job_queue {
 	struct job *tracked; /* jobs with a deadline, queued or running */
 	unsigned pending;
 	int stopping;
+	/*
+	 * Sessions no job is using.  A worker takes one with each job; an
+	 * event-loop thread takes one to sign in place (jobs_submit_inline).
+	 */
+	struct token_session **idle;
+	unsigned n_idle;
 	pthread_t *threads;
 	unsigned n_threads;
-	atomic_uint running; /* workers that have not exited */
-	int joined;	     /* jobs_stop() joined every worker */
-};
-
-struct worker_arg {
-	struct token *token;
-	unsigned index;
+	atomic_uint running;	    /* workers that have not exited */
+	atomic_uint inline_running; /* jobs run in place, not finished */
+	int joined;		    /* jobs_stop() joined every worker */
 };
 
 uint64_t
 jobs_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return p11a_clock_ms();
 }
 
 int
@@ -48,39 +48,57 @@ job_claim(struct job *j)
 	return atomic_exchange(&j->claimed, 1) == 0;
 }
 
+/* The first queued job and a session to run it on; NULL when stopped. */
 static struct job *
-jobs_take(struct job_queue *q)
+jobs_take(struct job_queue *q, struct token_session **s)
 {
 	struct job *j;
 
 	pthread_mutex_lock(&q->lock);
-	while (q->head == NULL && !q->stopping)
+	/* a stopping queue still hands out what it holds, then NULL */
+	while ((q->head == NULL && !q->stopping) ||
+	       (q->head != NULL && q->n_idle == 0))
 		pthread_cond_wait(&q->ready, &q->lock);
 	if ((j = q->head) != NULL) {
 		q->head = j->next;
 		if (q->head == NULL)
 			q->tail = NULL;
 		q->pending--;
+		*s = q->idle[--q->n_idle];
 	}
 	pthread_mutex_unlock(&q->lock);
 	return j;
 }
 
+/* A session is free again; a queued job may now have one. */
+static void
+jobs_session_release(struct job_queue *q, struct token_session *s)
+{
+	pthread_mutex_lock(&q->lock);
+	q->idle[q->n_idle++] = s;
+	if (q->head != NULL)
+		pthread_cond_signal(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void
+jobs_run_on(struct token *t, struct job *j, struct token_session *s)
+{
+	token_session_refresh(t, s);
+	j->run(j, t, s);
+	jobs_session_release(t->queue, s);
+}
+
 static void *
 jobs_worker(void *arg)
 {
-	struct token *t = ((struct worker_arg *)arg)->token;
-	struct token_session *s =
-		&t->sessions[((struct worker_arg *)arg)->index];
+	struct token *t = arg;
 	struct job_queue *q = t->queue;
+	struct token_session *s = NULL;
 	struct job *j;
 
-	free(arg);
-	/* a stopping queue still hands out what it holds, then NULL */
-	while ((j = jobs_take(q)) != NULL) {
-		token_session_refresh(t, s);
-		j->run(j, t, s);
-	}
+	while ((j = jobs_take(q, &s)) != NULL)
+		jobs_run_on(t, j, s);
 	atomic_fetch_sub(&q->running, 1);
 	return NULL;
 }
@@ -88,17 +106,10 @@ jobs_worker(void *arg)
 static int
 jobs_spawn(struct token *t, unsigned index)
 {
-	struct worker_arg *arg;
-
-	if ((arg = malloc(sizeof(*arg))) == NULL)
-		return P11A_ERR_NO_MEMORY;
-	arg->token = t;
-	arg->index = index;
 	atomic_fetch_add(&t->queue->running, 1);
-	if (pthread_create(&t->queue->threads[index], NULL, jobs_worker, arg) !=
+	if (pthread_create(&t->queue->threads[index], NULL, jobs_worker, t) !=
 	    0) {
 		atomic_fetch_sub(&t->queue->running, 1);
-		free(arg);
 		return P11A_ERR_NO_MEMORY;
 	}
 	t->queue->n_threads++;
@@ -113,10 +124,16 @@ jobs_start(struct token *t)
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return P11A_ERR_NO_MEMORY;
-	if ((q->threads = calloc(t->n_sessions, sizeof(*q->threads))) == NULL) {
+	q->threads = calloc(t->n_sessions, sizeof(*q->threads));
+	q->idle = calloc(t->n_sessions, sizeof(*q->idle));
+	if (q->threads == NULL || q->idle == NULL) {
+		free(q->threads);
+		free(q->idle);
 		free(q);
 		return P11A_ERR_NO_MEMORY;
 	}
+	for (unsigned i = 0; i < t->n_sessions; i++)
+		q->idle[q->n_idle++] = &t->sessions[i];
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	t->queue = q;
@@ -139,8 +156,12 @@ jobs_track_locked(struct job_queue *q, struct job *j)
 	q->tracked = j;
 }
 
-int
-jobs_submit(struct token *t, struct job *j)
+/*
+ * Queue j, or with s != NULL hand the caller an idle session to run it
+ * on at once when nothing is waiting before it.
+ */
+static int
+jobs_enqueue(struct token *t, struct job *j, struct token_session **s)
 {
 	struct job_queue *q = t->queue;
 	int r = P11A_OK;
@@ -153,9 +174,15 @@ jobs_submit(struct token *t, struct job *j)
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		r = P11A_ERR_SHUTTING_DOWN;
+		goto out;
+	}
+	if (s != NULL && q->head == NULL && q->n_idle > 0) {
+		*s = q->idle[--q->n_idle];
+		atomic_fetch_add(&q->inline_running, 1);
 	} else if (j->deadline_ms != 0 && q->pending >= JOBS_MAX_PENDING) {
 		/* client requests only: control jobs must always get in */
 		r = P11A_ERR_BUSY;
+		goto out;
 	} else {
 		if (q->tail != NULL)
 			q->tail->next = j;
@@ -163,12 +190,36 @@ jobs_submit(struct token *t, struct job *j)
 			q->head = j;
 		q->tail = j;
 		q->pending++;
-		if (j->deadline_ms != 0)
-			jobs_track_locked(q, j);
-		pthread_cond_signal(&q->ready);
+		if (q->n_idle > 0)
+			pthread_cond_signal(&q->ready);
 	}
+	if (j->deadline_ms != 0)
+		jobs_track_locked(q, j);
+out:
 	pthread_mutex_unlock(&q->lock);
 	return r;
+}
+
+int
+jobs_submit(struct token *t, struct job *j)
+{
+	return jobs_enqueue(t, j, NULL);
+}
+
+int
+jobs_submit_inline(struct token *t, struct job *j, struct token_session **s)
+{
+	*s = NULL;
+	return jobs_enqueue(t, j, s);
+}
+
+void
+jobs_run_inline(struct token *t, struct job *j, struct token_session *s)
+{
+	struct job_queue *q = t->queue;
+
+	jobs_run_on(t, j, s);
+	atomic_fetch_sub(&q->inline_running, 1);
 }
 
 void
@@ -261,12 +312,15 @@ jobs_stop(struct token *t, int timeout_ms)
 	q->stopping = 1;
 	pthread_cond_broadcast(&q->ready);
 	pthread_mutex_unlock(&q->lock);
-	while (atomic_load(&q->running) > 0 && jobs_now_ms() < until) {
+	while ((atomic_load(&q->running) > 0 ||
+		atomic_load(&q->inline_running) > 0) &&
+	       jobs_now_ms() < until) {
 		struct timespec pause = {0, 10 * 1000 * 1000};
 
 		nanosleep(&pause, NULL);
 	}
-	if (atomic_load(&q->running) > 0) {
+	if (atomic_load(&q->running) > 0 ||
+	    atomic_load(&q->inline_running) > 0) {
 		/* a worker is stuck in the module: answer its clients, leave it
 		 */
 		log_error("token %s: a request is still inside the module; "
@@ -292,6 +346,7 @@ jobs_free(struct token *t)
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->ready);
 	free(q->threads);
+	free(q->idle);
 	free(q);
 	t->queue = NULL;
 }

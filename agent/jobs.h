@@ -1,10 +1,12 @@
 /*
  * Per-token work queues and worker threads.
  *
- * Each token has its own FIFO and its own workers, one per session, so a
- * slow or hung token only ever occupies its own threads; the event loop
- * only enqueues and never waits for a token.  A job carries the function
- * that performs it on a worker's session; that function owns and frees
+ * Each token has its own FIFO, its own sessions and one worker per
+ * session, so a slow or hung token only ever occupies its own threads.
+ * A job takes whichever session is idle.  An event-loop thread may run
+ * a SIGN in place on an idle session (jobs_submit_inline) when nothing
+ * waits before it: that saves the hand-over to a worker.  A job carries the
+ * function that performs it on a worker's session; that function owns and frees
  * the job.
  *
  * A job with a deadline is tracked from submission until it is freed, so
@@ -43,6 +45,16 @@ int jobs_start(struct token *t);
  * 4096 waiting.
  */
 int jobs_submit(struct token *t, struct job *j);
+/*
+ * Like jobs_submit(), but when no job waits and a session is idle, queue
+ * nothing: *s is set to that session and the caller must run the job
+ * with jobs_run_inline() (the deadline is tracked as for a queued job).
+ * *s stays NULL when the job was queued.
+ */
+int jobs_submit_inline(struct token *t, struct job *j,
+		       struct token_session **s);
+/* Run a job jobs_submit_inline() kept for the caller; frees the session. */
+void jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
 /*
  * Stop taking jobs, let the workers finish the queue and join them,
  * waiting at most timeout_ms.  Returns 0, or -1 if a worker is stuck

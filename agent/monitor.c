@@ -9,6 +9,7 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
 #include "p11agent/error.h"
 #include "token.h"
 
@@ -101,6 +102,7 @@ monitor_main(void *arg)
 		for (size_t i = 0; i < ms->n_tokens; i++)
 			jobs_expire(ms->tokens[i], now);
 		monitor_idle_lock(now);
+		loops_rescue(now);
 		if (now >= next_probe) {
 			for (size_t i = 0; i < ms->n_tokens; i++)
 				monitor_probe(ms->tokens[i]);

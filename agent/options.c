@@ -127,6 +127,7 @@ options_defaults(struct agent_options *opt)
 	opt->log_level = LOG_LEVEL_INFO;
 	opt->request_timeout_ms = 30000;
 	opt->poll_interval_ms = 1000;
+	opt->spin_us = 200;
 	opt->limits = (struct agent_limits){
 		.max_frame = P11A_MAX_FRAME,
 		.max_inflight = 512,

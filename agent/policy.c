@@ -50,6 +50,12 @@ policy_confirm_env(char **env, size_t max, char vars[][320],
 }
 
 int
+policy_needs_confirm(const struct identity *id)
+{
+	return id->rule != NULL && id->rule->confirm;
+}
+
+int
 policy_confirm(const struct agent_options *opt, const struct identity *id,
 	       const struct conn *c)
 {
@@ -58,7 +64,7 @@ policy_confirm(const struct agent_options *opt, const struct identity *id,
 	pid_t pid;
 	int status, r;
 
-	if (id->rule == NULL || !id->rule->confirm)
+	if (!policy_needs_confirm(id))
 		return 1;
 	if (opt->confirm_program == NULL) {
 		log_warn("identity %s needs confirmation but no "

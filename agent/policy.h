@@ -13,6 +13,9 @@
 /* Whether the peer of c may use the identity (uid/gid lists). */
 int policy_peer_may_use(const struct identity *id, const struct conn *c);
 
+/* Whether each use of the identity waits for the confirm program. */
+int policy_needs_confirm(const struct identity *id);
+
 /*
  * Ask the confirm program whether this use is allowed.  It runs as
  * `PROGRAM` with P11AGENT_CONFIRM_{IDENTITY,LABEL,URI,PID,UID,EXE} in its

@@ -18,6 +18,7 @@
 #include "identity.h"
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
 #include "policy.h"
 #include "p11agent/error.h"
 #include "signer.h"
@@ -324,7 +325,13 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	memcpy(sj->data, v.data, v.data_len);
 	conn_ref(c);
 	atomic_fetch_add(&c->inflight, 1);
-	if ((r = jobs_submit(id->token, &sj->base)) != P11A_OK) {
+	/*
+	 * A confirmation waits for a person: never on a loop thread, which
+	 * would then need rescuing for every such signature.
+	 */
+	r = policy_needs_confirm(id) ? jobs_submit(id->token, &sj->base)
+				     : loop_submit(id->token, &sj->base);
+	if (r != P11A_OK) {
 		atomic_fetch_sub(&c->inflight, 1);
 		conn_unref(c);
 		sign_job_release(sj);

@@ -14,23 +14,40 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
 #include "monitor.h"
 #include "p11agent/error.h"
 #include "wire.h"
 
 #define READ_CHUNK 16384
-#define MAX_EVENTS 64
 #define DRAIN_TIMEOUT_MS 2000
 #define JOBS_STOP_TIMEOUT_MS 5000
+#define LOOPS_STOP_TIMEOUT_MS 5000
 #define SWEEP_INTERVAL_MS 500
+/* connections one sweep may close; the rest wait for the next */
+#define SWEEP_MAX 64
 
 struct server {
 	struct agent *agent;
-	int epfd;
 	int listen_fd;
 	int signal_fd;
-	int listen_paused;  /* out of descriptors: not accepting */
-	struct conn *conns; /* every open connection */
+	int listen_paused; /* out of descriptors: not accepting (loop 0) */
+	uint64_t next_sweep[LOOP_MAX]; /* each loop's, for its role holder */
+	pthread_mutex_t conns_lock;    /* conns: any loop links or unlinks */
+	struct conn *conns;	       /* every open connection */
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cv;
+	int stop;
+};
+
+/*
+ * Static: a loop thread left inside a hung module may still touch the
+ * server after server_run() has returned.
+ */
+static struct server server = {
+	.conns_lock = PTHREAD_MUTEX_INITIALIZER,
+	.stop_lock = PTHREAD_MUTEX_INITIALIZER,
+	.stop_cv = PTHREAD_COND_INITIALIZER,
 };
 
 /* epoll data for the two descriptors that are not connections */
@@ -67,6 +84,7 @@ server_peer_groups(int fd, struct conn *c)
 static void
 server_unlink(struct server *s, struct conn *c)
 {
+	pthread_mutex_lock(&s->conns_lock);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -74,8 +92,37 @@ server_unlink(struct server *s, struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+	pthread_mutex_unlock(&s->conns_lock);
 }
 
+/* Link a new connection; returns 0 if the limits leave no room for it. */
+static int
+server_link(struct server *s, struct conn *c)
+{
+	const struct agent_limits *lim = &s->agent->opt->limits;
+	unsigned same = 0;
+	int room;
+
+	pthread_mutex_lock(&s->conns_lock);
+	for (const struct conn *o = s->conns; o != NULL; o = o->next)
+		same += o->uid == c->uid;
+	/*
+	 * Closed connections still held by queued jobs count too; the new
+	 * connection itself is already counted.
+	 */
+	room = conn_count_live() - 1 < lim->max_connections &&
+	       same < lim->max_per_uid;
+	if (room) {
+		c->next = s->conns;
+		if (s->conns != NULL)
+			s->conns->prev = c;
+		s->conns = c;
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+	return room;
+}
+
+/* Only the role holder of the connection's loop (or shutdown) drops it. */
 static void
 server_drop(struct server *s, struct conn *c)
 {
@@ -85,6 +132,7 @@ server_drop(struct server *s, struct conn *c)
 	for (size_t i = 0; i < ms->n_tokens; i++)
 		jobs_cancel_owner(ms->tokens[i], c);
 	server_unlink(s, c);
+	loop_conn_removed(loops_get(c->loop));
 	atomic_fetch_sub(&s->agent->connections, 1);
 	conn_unref(c);
 }
@@ -101,23 +149,6 @@ server_peer_exe(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-/* Whether one more connection from this uid stays within the limits. */
-static int
-server_has_room(const struct server *s, uid_t uid)
-{
-	const struct agent_limits *lim = &s->agent->opt->limits;
-	unsigned same = 0;
-
-	for (const struct conn *c = s->conns; c != NULL; c = c->next)
-		same += c->uid == uid;
-	/*
-	 * Closed connections still held by queued jobs count too; the new
-	 * connection itself is already counted.
-	 */
-	return conn_count_live() - 1 < lim->max_connections &&
-	       same < lim->max_per_uid;
-}
-
 /* Tell a client it is over a limit, then close it. */
 static void
 server_refuse(int fd, const char *why)
@@ -132,10 +163,15 @@ server_refuse(int fd, const char *why)
 	close(fd);
 }
 
+/*
+ * A new client goes to the loop with the fewest connections and stays
+ * there; it is linked before that loop can see it.
+ */
 static void
 server_accept_one(struct server *s, int fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
+	struct loop *l = loops_least_loaded();
 	socklen_t len = sizeof(struct ucred);
 	struct ucred cr;
 	struct conn *c;
@@ -145,13 +181,14 @@ server_accept_one(struct server *s, int fd)
 		close(fd);
 		return;
 	}
-	if ((c = conn_new(fd, s->epfd)) == NULL) {
+	if ((c = conn_new(fd, loop_epfd(l))) == NULL) {
 		close(fd);
 		return;
 	}
 	c->pid = cr.pid;
 	c->uid = cr.uid;
 	c->gid = cr.gid;
+	c->loop = loop_index(l);
 	server_peer_groups(fd, c);
 	if (!server_peer_allowed(s, c)) {
 		log_warn("refused client pid %d: uid %u is not allowed",
@@ -159,7 +196,9 @@ server_accept_one(struct server *s, int fd)
 		conn_unref(c);
 		return;
 	}
-	if (!server_has_room(s, cr.uid)) {
+	c->last_active_ms = jobs_now_ms();
+	server_peer_exe(cr.pid, c->exe, sizeof(c->exe));
+	if (!server_link(s, c)) {
 		log_warn("refused client pid %d uid %u: connection limit",
 			 (int)cr.pid, (unsigned)cr.uid);
 		c->fd = -1;
@@ -167,20 +206,16 @@ server_accept_one(struct server *s, int fd)
 		server_refuse(fd, "too many connections");
 		return;
 	}
-	c->last_active_ms = jobs_now_ms();
-	server_peer_exe(cr.pid, c->exe, sizeof(c->exe));
-	ev.data.ptr = c;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-		conn_unref(c);
-		return;
-	}
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
+	loop_conn_added(l);
 	atomic_fetch_add(&s->agent->connections, 1);
-	log_debug("client pid %d uid %u connected", (int)cr.pid,
-		  (unsigned)cr.uid);
+	log_debug("client pid %d uid %u connected (loop %u)", (int)cr.pid,
+		  (unsigned)cr.uid, loop_index(l));
+	ev.data.ptr = c;
+	if (epoll_ctl(loop_epfd(l), EPOLL_CTL_ADD, fd, &ev) != 0) {
+		log_warn("epoll_ctl: %s", strerror(errno));
+		/* its loop never saw it: nobody else can be dropping it */
+		server_drop(s, c);
+	}
 }
 
 static void
@@ -199,7 +234,8 @@ server_accept(struct server *s)
 		 */
 		log_warn("accept: %s; pausing new connections",
 			 strerror(errno));
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+		epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_DEL, s->listen_fd,
+			  NULL);
 		s->listen_paused = 1;
 	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		log_warn("accept: %s", strerror(errno));
@@ -289,41 +325,130 @@ server_on_conn(struct server *s, struct conn *c, uint32_t events)
 	}
 }
 
-/* Close connections that sat idle, or sent half a frame, for too long. */
 static void
 server_resume_listening(struct server *s)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_tag};
 
 	if (s->listen_paused &&
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) == 0)
+	    epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, s->listen_fd,
+		      &ev) == 0)
 		s->listen_paused = 0;
 }
 
-static void
-server_sweep(struct server *s, uint64_t now)
+/* Whether the sweep closes c, and why; NULL: keep it. */
+static const char *
+server_sweep_verdict(const struct server *s, const struct conn *c, uint64_t now)
 {
 	const struct agent_limits *lim = &s->agent->opt->limits;
 	uint64_t idle_ms = (uint64_t)lim->idle_timeout_s * 1000u;
 	uint64_t frame_ms = (uint64_t)lim->frame_timeout_s * 1000u;
-	struct conn *c, *next;
 
-	for (c = s->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->partial_since_ms != 0 &&
-		    now - c->partial_since_ms > frame_ms) {
-			log_info("client pid %d: frame not completed in time; "
-				 "closing",
-				 (int)c->pid);
-			conn_send_error(c, 0, P11A_ERR_TIMEOUT,
-					"frame not completed in time");
-			server_drop(s, c);
-		} else if (idle_ms != 0 && atomic_load(&c->inflight) == 0 &&
-			   now - c->last_active_ms > idle_ms) {
-			log_debug("client pid %d: idle; closing", (int)c->pid);
-			server_drop(s, c);
-		}
+	if (c->partial_since_ms != 0 && now - c->partial_since_ms > frame_ms)
+		return "frame not completed in time";
+	if (idle_ms != 0 && atomic_load(&c->inflight) == 0 &&
+	    now - c->last_active_ms > idle_ms)
+		return "idle";
+	return NULL;
+}
+
+/*
+ * Close this loop's connections that sat idle, or sent half a frame, for
+ * too long.
+ */
+static void
+server_sweep(struct server *s, const struct loop *l, uint64_t now)
+{
+	struct conn *victims[SWEEP_MAX];
+	const char *why[SWEEP_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->conns_lock);
+	for (struct conn *c = s->conns; c != NULL && n < SWEEP_MAX;
+	     c = c->next) {
+		if (c->loop != loop_index(l))
+			continue;
+		if ((why[n] = server_sweep_verdict(s, c, now)) != NULL)
+			victims[n++] = c;
 	}
+	pthread_mutex_unlock(&s->conns_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = victims[i];
+
+		if (c->partial_since_ms != 0) {
+			log_info("client pid %d: %s; closing", (int)c->pid,
+				 why[i]);
+			conn_send_error(c, 0, P11A_ERR_TIMEOUT, why[i]);
+		} else {
+			log_debug("client pid %d: %s; closing", (int)c->pid,
+				  why[i]);
+		}
+		server_drop(s, c);
+	}
+}
+
+static void
+server_request_stop(struct server *s)
+{
+	pthread_mutex_lock(&s->stop_lock);
+	s->stop = 1;
+	pthread_cond_signal(&s->stop_cv);
+	pthread_mutex_unlock(&s->stop_lock);
+}
+
+/* loop_ops: the events of one loop, handled by its role holder. */
+static void
+server_handle(void *ctx, struct loop *l, struct epoll_event *ev, int n)
+{
+	struct server *s = ctx;
+
+	(void)l;
+	for (int i = 0; i < n; i++) {
+		void *tag = ev[i].data.ptr;
+
+		if (tag == &signal_tag)
+			server_request_stop(s);
+		else if (tag == &listen_tag)
+			server_accept(s);
+		else
+			server_on_conn(s, tag, ev[i].events);
+	}
+}
+
+/* loop_ops: every wake-up; a sweep every SWEEP_INTERVAL_MS per loop. */
+static void
+server_tick(void *ctx, struct loop *l, uint64_t now)
+{
+	struct server *s = ctx;
+	uint64_t *next = &s->next_sweep[loop_index(l)];
+
+	if (now < *next)
+		return;
+	server_sweep(s, l, now);
+	if (loop_index(l) == 0)
+		server_resume_listening(s);
+	*next = now + SWEEP_INTERVAL_MS;
+}
+
+static const struct loop_ops server_loop_ops = {
+	.handle = server_handle,
+	.tick = server_tick,
+};
+
+/*
+ * --loops, or one loop per CPU and at least two, so that two clients
+ * signing at once never wait for each other.
+ */
+static unsigned
+server_loop_count(const struct agent_options *opt)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (opt->loops != 0)
+		return opt->loops;
+	if (n < 2)
+		return 2;
+	return n > LOOP_MAX ? LOOP_MAX : (unsigned)n;
 }
 
 static int
@@ -331,23 +456,29 @@ server_setup(struct server *s, struct agent *a, int listen_fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	sigset_t mask;
+	int r;
 
-	memset(s, 0, sizeof(*s));
 	s->agent = a;
 	s->listen_fd = listen_fd;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
-	    (s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
-	    (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+	    (s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
 		return P11A_ERR_IO;
+	if ((r = loops_init(server_loop_count(a->opt), a->opt->spin_us)) !=
+	    P11A_OK)
+		return r;
 	ev.data.ptr = &listen_tag;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
+	if (epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, listen_fd, &ev) !=
+	    0)
 		return P11A_ERR_IO;
+	/* every loop sees the signal, so all of them stop at once */
 	ev.data.ptr = &signal_tag;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->signal_fd, &ev) != 0)
-		return P11A_ERR_IO;
+	for (unsigned i = 0; i < loops_count(); i++)
+		if (epoll_ctl(loop_epfd(loops_get(i)), EPOLL_CTL_ADD,
+			      s->signal_fd, &ev) != 0)
+			return P11A_ERR_IO;
 	return P11A_OK;
 }
 
@@ -356,7 +487,14 @@ static void
 server_shutdown(struct server *s)
 {
 	struct module_set *ms = &s->agent->modules;
+	int loops_stuck;
 
+	/*
+	 * A loop thread still inside a module only finishes its one job
+	 * (its reply holds the connection) and returns; it never reads
+	 * again, so the connections can be drained and closed here.
+	 */
+	loops_stuck = loops_stop(LOOPS_STOP_TIMEOUT_MS) != 0;
 	monitor_stop();
 	for (size_t i = 0; i < ms->n_tokens; i++)
 		if (jobs_stop(ms->tokens[i], JOBS_STOP_TIMEOUT_MS) != 0)
@@ -365,49 +503,26 @@ server_shutdown(struct server *s)
 		conn_drain(s->conns, DRAIN_TIMEOUT_MS);
 		server_drop(s, s->conns);
 	}
-	close(s->epfd);
+	if (!loops_stuck)
+		loops_free();
 	close(s->signal_fd);
 }
 
 int
 server_run(struct agent *a, int listen_fd)
 {
-	struct epoll_event events[MAX_EVENTS];
-	struct server s;
-	uint64_t next_sweep = 0;
-	int n, stop = 0;
+	struct server *s = &server;
 
-	if (server_setup(&s, a, listen_fd) != P11A_OK) {
-		log_error("cannot set up the event loop: %s", strerror(errno));
+	if (server_setup(s, a, listen_fd) != P11A_OK ||
+	    loops_start(&server_loop_ops, s) != P11A_OK) {
+		log_error("cannot set up the event loops: %s", strerror(errno));
 		return P11A_ERR_IO;
 	}
-	while (!stop) {
-		uint64_t now;
-
-		n = epoll_wait(s.epfd, events, MAX_EVENTS, SWEEP_INTERVAL_MS);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_error("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			void *tag = events[i].data.ptr;
-
-			if (tag == &signal_tag)
-				stop = 1;
-			else if (tag == &listen_tag)
-				server_accept(&s);
-			else
-				server_on_conn(&s, tag, events[i].events);
-		}
-		if ((now = jobs_now_ms()) >= next_sweep) {
-			server_sweep(&s, now);
-			server_resume_listening(&s);
-			next_sweep = now + SWEEP_INTERVAL_MS;
-		}
-	}
+	pthread_mutex_lock(&s->stop_lock);
+	while (!s->stop)
+		pthread_cond_wait(&s->stop_cv, &s->stop_lock);
+	pthread_mutex_unlock(&s->stop_lock);
 	log_info("shutting down");
-	server_shutdown(&s);
+	server_shutdown(s);
 	return P11A_OK;
 }

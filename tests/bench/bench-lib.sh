@@ -62,8 +62,12 @@ bench_setup_token() {
 # for it in P11A_BENCH_ARGS.
 bench_start_agent() {
 	local workers=$1
-	p11a_log "p11agentd --workers $workers"
-	p11a_start_agent --pin-source env:P11A_PIN --workers "$workers"
+	local -a extra
+	# more p11agentd options, e.g. P11A_BENCH_AGENT_ARGS="--spin 0"
+	read -r -a extra <<<"${P11A_BENCH_AGENT_ARGS:-}"
+	p11a_log "p11agentd --workers $workers ${extra[*]}"
+	p11a_start_agent --pin-source env:P11A_PIN --workers "$workers" \
+		"${extra[@]}"
 	# shellcheck disable=SC2034 # used by the scripts that source this
 	P11A_BENCH_ARGS=(--token "$P11A_BENCH_TOKEN" --pin-env P11A_PIN
 		--socket "$P11AGENT_SOCK" --agent-pid "$P11A_AGENT_PID"

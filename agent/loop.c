@@ -1,0 +1,307 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "jobs.h"
+#include "log.h"
+#include "p11agent/error.h"
+
+#define MAX_EVENTS 64
+/* blocking waits end this often, so ticks (sweeps) run on idle loops */
+#define LOOP_TICK_MS 500
+/* threads one loop may collect while tokens hold the others */
+#define LOOP_MAX_THREADS 8
+
+/* A SIGN kept for the loop thread that read it. */
+struct loop_deferred {
+	struct job *job;
+	struct token *token;
+	struct token_session *session;
+};
+
+struct loop {
+	unsigned index;
+	int epfd;
+	pthread_mutex_t role;  /* held by the thread serving the loop */
+	atomic_uint attending; /* threads holding or waiting for the role */
+	atomic_uint n_threads; /* threads started for this loop */
+	atomic_uint_fast64_t unattended_since_ms;
+	atomic_uint n_conns;
+	/* the rest belongs to the role holder */
+	struct loop_deferred deferred;
+	int queued;	 /* this wake-up handed a SIGN to the workers */
+	int just_served; /* the last wake-up signed in place: spin */
+};
+
+static struct {
+	struct loop loops[LOOP_MAX];
+	unsigned n;
+	unsigned spin_us;
+	const struct loop_ops *ops;
+	void *ctx;
+	atomic_int started; /* loops_start() ran: the rescue may act */
+	atomic_int stop;
+	atomic_uint running; /* loop threads that have not returned */
+	pthread_mutex_t spawn_lock;
+} lp = {.spawn_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The loop whose role this thread holds; NULL outside loop threads. */
+static _Thread_local struct loop *current_loop;
+
+int
+loops_init(unsigned n, unsigned spin_us)
+{
+	if (n == 0)
+		n = 1;
+	if (n > LOOP_MAX)
+		n = LOOP_MAX;
+	lp.spin_us = spin_us;
+	for (lp.n = 0; lp.n < n; lp.n++) {
+		struct loop *l = &lp.loops[lp.n];
+
+		memset(l, 0, sizeof(*l));
+		l->index = lp.n;
+		pthread_mutex_init(&l->role, NULL);
+		if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+			return P11A_ERR_IO;
+	}
+	return P11A_OK;
+}
+
+unsigned
+loops_count(void)
+{
+	return lp.n;
+}
+
+struct loop *
+loops_get(unsigned i)
+{
+	return i < lp.n ? &lp.loops[i] : NULL;
+}
+
+struct loop *
+loops_least_loaded(void)
+{
+	struct loop *best = &lp.loops[0];
+
+	for (unsigned i = 1; i < lp.n; i++)
+		if (atomic_load(&lp.loops[i].n_conns) <
+		    atomic_load(&best->n_conns))
+			best = &lp.loops[i];
+	return best;
+}
+
+int
+loop_epfd(const struct loop *l)
+{
+	return l->epfd;
+}
+
+unsigned
+loop_index(const struct loop *l)
+{
+	return l->index;
+}
+
+void
+loop_conn_added(struct loop *l)
+{
+	atomic_fetch_add(&l->n_conns, 1);
+}
+
+void
+loop_conn_removed(struct loop *l)
+{
+	atomic_fetch_sub(&l->n_conns, 1);
+}
+
+int
+loop_submit(struct token *t, struct job *j)
+{
+	struct loop *l = current_loop;
+	struct token_session *s = NULL;
+	int r;
+
+	if (l == NULL)
+		return jobs_submit(t, j);
+	/* one kept job per wake-up: the others go to the workers at once */
+	if (l->deferred.job != NULL) {
+		l->queued = 1;
+		return jobs_submit(t, j);
+	}
+	if ((r = jobs_submit_inline(t, j, &s)) != P11A_OK || s == NULL) {
+		l->queued = 1;
+		return r;
+	}
+	l->deferred.job = j;
+	l->deferred.token = t;
+	l->deferred.session = s;
+	return P11A_OK;
+}
+
+/*
+ * Wait for events.  Right after serving a request, poll first: the same
+ * client's next request usually follows within microseconds.
+ */
+static int
+loop_wait(struct loop *l, struct epoll_event *ev)
+{
+	int n;
+
+	if (l->just_served && lp.spin_us > 0) {
+		uint64_t until = p11a_clock_us() + lp.spin_us;
+
+		do {
+			n = epoll_wait(l->epfd, ev, MAX_EVENTS, 0);
+			if (n != 0)
+				return n;
+			sched_yield();
+		} while (p11a_clock_us() < until && !atomic_load(&lp.stop));
+	}
+	return epoll_wait(l->epfd, ev, MAX_EVENTS, LOOP_TICK_MS);
+}
+
+/* Run the kept SIGN without the role, so another thread may serve. */
+static void
+loop_run_deferred(struct loop *l)
+{
+	struct loop_deferred d = l->deferred;
+
+	memset(&l->deferred, 0, sizeof(l->deferred));
+	if (atomic_fetch_sub(&l->attending, 1) == 1)
+		atomic_store(&l->unattended_since_ms, jobs_now_ms());
+	pthread_mutex_unlock(&l->role);
+	current_loop = NULL;
+	jobs_run_inline(d.token, d.job, d.session);
+	atomic_fetch_add(&l->attending, 1);
+	pthread_mutex_lock(&l->role);
+	current_loop = l;
+}
+
+static void *
+loop_thread(void *arg)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	struct loop *l = arg;
+	int n;
+
+	pthread_mutex_lock(&l->role);
+	current_loop = l;
+	while (!atomic_load(&lp.stop)) {
+		n = loop_wait(l, ev);
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		if (n > 0)
+			lp.ops->handle(lp.ctx, l, ev, n);
+		lp.ops->tick(lp.ctx, l, jobs_now_ms());
+		/*
+		 * Spin only for a client that waits for each reply before its
+		 * next request; one that pipelines keeps the workers busy, and
+		 * a spinning loop would take their CPU.
+		 */
+		l->just_served = l->deferred.job != NULL && !l->queued;
+		l->queued = 0;
+		if (l->deferred.job != NULL)
+			loop_run_deferred(l);
+	}
+	current_loop = NULL;
+	atomic_fetch_sub(&l->attending, 1);
+	pthread_mutex_unlock(&l->role);
+	atomic_fetch_sub(&lp.running, 1);
+	return NULL;
+}
+
+static int
+loop_spawn(struct loop *l)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int r;
+
+	pthread_attr_init(&attr);
+	/* nobody joins: a thread stuck in a module is left behind */
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	atomic_fetch_add(&lp.running, 1);
+	atomic_fetch_add(&l->attending, 1);
+	atomic_fetch_add(&l->n_threads, 1);
+	r = pthread_create(&th, &attr, loop_thread, l);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		return P11A_OK;
+	atomic_fetch_sub(&lp.running, 1);
+	atomic_fetch_sub(&l->attending, 1);
+	atomic_fetch_sub(&l->n_threads, 1);
+	return P11A_ERR_NO_MEMORY;
+}
+
+int
+loops_start(const struct loop_ops *ops, void *ctx)
+{
+	int r;
+
+	lp.ops = ops;
+	lp.ctx = ctx;
+	for (unsigned i = 0; i < lp.n; i++)
+		if ((r = loop_spawn(&lp.loops[i])) != P11A_OK)
+			return r;
+	atomic_store(&lp.started, 1);
+	return P11A_OK;
+}
+
+void
+loops_rescue(uint64_t now_ms)
+{
+	if (!atomic_load(&lp.started))
+		return;
+	pthread_mutex_lock(&lp.spawn_lock);
+	for (unsigned i = 0; i < lp.n && !atomic_load(&lp.stop); i++) {
+		struct loop *l = &lp.loops[i];
+
+		if (atomic_load(&l->attending) != 0 ||
+		    now_ms - atomic_load(&l->unattended_since_ms) <
+			    LOOP_RESCUE_MS ||
+		    atomic_load(&l->n_threads) >= LOOP_MAX_THREADS)
+			continue;
+		log_warn("event loop %u: every thread is waiting for a token; "
+			 "starting another for its clients",
+			 i);
+		loop_spawn(l);
+	}
+	pthread_mutex_unlock(&lp.spawn_lock);
+}
+
+int
+loops_stop(int timeout_ms)
+{
+	uint64_t until = jobs_now_ms() + (uint64_t)timeout_ms;
+
+	pthread_mutex_lock(&lp.spawn_lock);
+	atomic_store(&lp.stop, 1);
+	pthread_mutex_unlock(&lp.spawn_lock);
+	while (atomic_load(&lp.running) > 0 && jobs_now_ms() < until) {
+		struct timespec pause = {0, 5 * 1000 * 1000};
+
+		nanosleep(&pause, NULL);
+	}
+	return atomic_load(&lp.running) > 0 ? -1 : 0;
+}
+
+void
+loops_free(void)
+{
+	for (unsigned i = 0; i < lp.n; i++) {
+		close(lp.loops[i].epfd);
+		pthread_mutex_destroy(&lp.loops[i].role);
+	}
+	lp.n = 0;
+}
