@@ -19,18 +19,21 @@
  * they connect to the same path again, once, and repeat the request.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "p11agent/client.h"
 #include "buf.h"
+#include "clock.h"
 #include "scheme.h"
 #include "wire.h"
 
@@ -41,6 +44,9 @@
 #define IN_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME + READ_CHUNK)
 #define OUT_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
 #define MESSAGE_MAX 512
+/* P11AGENT_SPIN_USEC when unset; see fill_in() */
+#define SPIN_DEFAULT_US 250u
+#define SPIN_MAX_US 100000u
 
 /* A reply that arrived while a blocking call waited for another one. */
 struct pending_frame {
@@ -62,6 +68,8 @@ struct p11a_client {
 	struct pending_frame *pending;
 	size_t n_pending; /* queued frames start at pending[0] */
 	size_t pending_cap;
+	unsigned spin_us;      /* poll this long for a reply; 0: never */
+	uint64_t last_wait_us; /* how long the last reply took to come */
 	char message[MESSAGE_MAX];
 };
 
@@ -178,10 +186,58 @@ wipe_out(p11a_client *c)
 	p11a_buf_reset(&c->out);
 }
 
+/* P11AGENT_SPIN_USEC, or the default. */
+static unsigned
+spin_budget(void)
+{
+	const char *env = secure_getenv("P11AGENT_SPIN_USEC");
+	char *end;
+	unsigned long v;
+
+	if (env == NULL || *env == '\0')
+		return SPIN_DEFAULT_US;
+	errno = 0;
+	v = strtoul(env, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return SPIN_DEFAULT_US;
+	return v > SPIN_MAX_US ? SPIN_MAX_US : (unsigned)v;
+}
+
+/*
+ * Poll for a reply instead of sleeping at once, while the replies on this
+ * connection come within the spin budget: a sleeping thread (and, on a
+ * virtual machine, an idle CPU) costs tens of microseconds to wake,
+ * comparable to the signature itself.  A slow token is never polled for,
+ * nor are pipelined replies: their sender keeps the agent busy, and the
+ * CPU a poller takes would be the agent's.
+ */
+static ssize_t
+spin_read(p11a_client *c, uint8_t *p, size_t len)
+{
+	uint64_t until;
+	ssize_t n;
+
+	errno = EAGAIN;
+	if (c->spin_us == 0 || c->last_wait_us > c->spin_us ||
+	    c->outstanding != 0)
+		return -1;
+	until = p11a_clock_us() + c->spin_us;
+	do {
+		n = recv(c->fd, p, len, MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return n;
+		/* whatever else is runnable here (the agent, say) goes first */
+		sched_yield();
+	} while (p11a_clock_us() < until);
+	errno = EAGAIN;
+	return -1;
+}
+
 /* Read once from the socket into the input buffer. */
 static int
 fill_in(p11a_client *c)
 {
+	uint64_t start = p11a_clock_us();
 	uint8_t *p;
 	ssize_t n;
 	int r;
@@ -189,9 +245,13 @@ fill_in(p11a_client *c)
 	p11a_buf_compact(&c->in);
 	if ((r = p11a_buf_reserve(&c->in, READ_CHUNK, &p)) != P11A_OK)
 		return set_message(c, r, "input buffer: %s", p11a_strerror(r));
-	do {
-		n = read(c->fd, p, READ_CHUNK);
-	} while (n < 0 && errno == EINTR);
+	n = spin_read(c, p, READ_CHUNK);
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		do {
+			n = read(c->fd, p, READ_CHUNK);
+		} while (n < 0 && errno == EINTR);
+	c->last_wait_us = p11a_clock_us() - start;
 	if (n < 0)
 		return set_message(c, P11A_ERR_IO, "read from agent: %s",
 				   strerror(errno));
@@ -541,6 +601,7 @@ client_new(void)
 		return NULL;
 	c->fd = -1;
 	c->next_id = 1;
+	c->spin_us = spin_budget();
 	p11a_buf_init(&c->in, IN_MAX);
 	p11a_buf_init(&c->out, OUT_MAX);
 	return c;
