@@ -169,6 +169,34 @@ loop_wait(struct loop *l, struct epoll_event *ev)
 	return epoll_wait(l->epfd, ev, MAX_EVENTS, LOOP_TICK_MS);
 }
 
+static int loop_spawn(struct loop *l);
+
+/*
+ * A loop with other clients gets a second thread, which takes the role
+ * while this one signs, so those clients' requests are read (and signed
+ * on another session) at once rather than after this signature.  A
+ * loop with one client keeps one thread: a second would cost a wake-up
+ * per request for nothing.
+ */
+static void
+loop_ensure_standby(struct loop *l)
+{
+	if (atomic_load(&l->n_conns) < 2 || atomic_load(&l->n_threads) >= 2)
+		return;
+	pthread_mutex_lock(&lp.spawn_lock);
+	if (atomic_load(&l->n_threads) < 2 && !atomic_load(&lp.stop))
+		loop_spawn(l);
+	pthread_mutex_unlock(&lp.spawn_lock);
+}
+
+/* A thread more than the loop needs: another one waits for the role. */
+static int
+loop_thread_spare(struct loop *l)
+{
+	return atomic_load(&l->n_conns) < 2 && atomic_load(&l->attending) > 1 &&
+	       atomic_load(&l->n_threads) > 1;
+}
+
 /* Run the kept SIGN without the role, so another thread may serve. */
 static void
 loop_run_deferred(struct loop *l)
@@ -176,6 +204,7 @@ loop_run_deferred(struct loop *l)
 	struct loop_deferred d = l->deferred;
 
 	memset(&l->deferred, 0, sizeof(l->deferred));
+	loop_ensure_standby(l);
 	if (atomic_fetch_sub(&l->attending, 1) == 1)
 		atomic_store(&l->unattended_since_ms, jobs_now_ms());
 	pthread_mutex_unlock(&l->role);
@@ -195,7 +224,7 @@ loop_thread(void *arg)
 
 	pthread_mutex_lock(&l->role);
 	current_loop = l;
-	while (!atomic_load(&lp.stop)) {
+	while (!atomic_load(&lp.stop) && !loop_thread_spare(l)) {
 		n = loop_wait(l, ev);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll_wait: %s", strerror(errno));
@@ -215,6 +244,7 @@ loop_thread(void *arg)
 			loop_run_deferred(l);
 	}
 	current_loop = NULL;
+	atomic_fetch_sub(&l->n_threads, 1);
 	atomic_fetch_sub(&l->attending, 1);
 	pthread_mutex_unlock(&l->role);
 	atomic_fetch_sub(&lp.running, 1);
