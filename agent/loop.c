@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -163,7 +162,9 @@ loop_wait(struct loop *l, struct epoll_event *ev)
 			n = epoll_wait(l->epfd, ev, MAX_EVENTS, 0);
 			if (n != 0)
 				return n;
-			sched_yield();
+			/* a busy CPU: the others' work goes first, we sleep */
+			if (p11a_spin_yield())
+				break;
 		} while (p11a_clock_us() < until && !atomic_load(&lp.stop));
 	}
 	return epoll_wait(l->epfd, ev, MAX_EVENTS, LOOP_TICK_MS);
@@ -189,16 +190,32 @@ loop_ensure_standby(struct loop *l)
 	pthread_mutex_unlock(&lp.spawn_lock);
 }
 
-/* A thread more than the loop needs: another one waits for the role. */
+/*
+ * After signing in place: a thread more than the loop needs, since it is
+ * down to one client and another thread holds or waits for the role (not
+ * a rescue thread whose fellows are all inside a hung token).
+ */
 static int
 loop_thread_spare(struct loop *l)
 {
-	return atomic_load(&l->n_conns) < 2 && atomic_load(&l->attending) > 1 &&
+	return atomic_load(&l->n_conns) < 2 && atomic_load(&l->attending) > 0 &&
 	       atomic_load(&l->n_threads) > 1;
 }
 
-/* Run the kept SIGN without the role, so another thread may serve. */
 static void
+loop_thread_leave(struct loop *l)
+{
+	current_loop = NULL;
+	atomic_fetch_sub(&l->n_threads, 1);
+	atomic_fetch_sub(&lp.running, 1);
+}
+
+/*
+ * Run the kept SIGN without the role, so another thread may serve.
+ * Returns 0 when this thread is spare and has left the loop (without
+ * the role), else 1 with the role held again.
+ */
+static int
 loop_run_deferred(struct loop *l)
 {
 	struct loop_deferred d = l->deferred;
@@ -210,9 +227,17 @@ loop_run_deferred(struct loop *l)
 	pthread_mutex_unlock(&l->role);
 	current_loop = NULL;
 	jobs_run_inline(d.token, d.job, d.session);
+	pthread_mutex_lock(&lp.spawn_lock);
+	if (loop_thread_spare(l)) {
+		loop_thread_leave(l);
+		pthread_mutex_unlock(&lp.spawn_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&lp.spawn_lock);
 	atomic_fetch_add(&l->attending, 1);
 	pthread_mutex_lock(&l->role);
 	current_loop = l;
+	return 1;
 }
 
 static void *
@@ -224,7 +249,7 @@ loop_thread(void *arg)
 
 	pthread_mutex_lock(&l->role);
 	current_loop = l;
-	while (!atomic_load(&lp.stop) && !loop_thread_spare(l)) {
+	while (!atomic_load(&lp.stop)) {
 		n = loop_wait(l, ev);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll_wait: %s", strerror(errno));
@@ -240,14 +265,12 @@ loop_thread(void *arg)
 		 */
 		l->just_served = l->deferred.job != NULL && !l->queued;
 		l->queued = 0;
-		if (l->deferred.job != NULL)
-			loop_run_deferred(l);
+		if (l->deferred.job != NULL && !loop_run_deferred(l))
+			return NULL;
 	}
-	current_loop = NULL;
-	atomic_fetch_sub(&l->n_threads, 1);
 	atomic_fetch_sub(&l->attending, 1);
 	pthread_mutex_unlock(&l->role);
-	atomic_fetch_sub(&lp.running, 1);
+	loop_thread_leave(l);
 	return NULL;
 }
 

@@ -19,7 +19,6 @@
  * they connect to the same path again, once, and repeat the request.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,8 +225,12 @@ spin_read(p11a_client *c, uint8_t *p, size_t len)
 		n = recv(c->fd, p, len, MSG_DONTWAIT);
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return n;
-		/* whatever else is runnable here (the agent, say) goes first */
-		sched_yield();
+		/*
+		 * Whatever else is runnable here (the agent, say) goes first;
+		 * if something was, polling only takes its CPU: sleep.
+		 */
+		if (p11a_spin_yield())
+			break;
 	} while (p11a_clock_us() < until);
 	errno = EAGAIN;
 	return -1;

@@ -1,6 +1,10 @@
 #include "clock.h"
 
+#include <sched.h>
 #include <time.h>
+
+/* a yield that nobody took returns in well under this */
+#define SPIN_CONTENDED_US 10u
 
 uint64_t
 p11a_clock_us(void)
@@ -15,4 +19,13 @@ uint64_t
 p11a_clock_ms(void)
 {
 	return p11a_clock_us() / 1000u;
+}
+
+int
+p11a_spin_yield(void)
+{
+	uint64_t t0 = p11a_clock_us();
+
+	sched_yield();
+	return p11a_clock_us() - t0 > SPIN_CONTENDED_US;
 }
