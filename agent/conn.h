@@ -69,6 +69,19 @@ void conn_send_error(struct conn *c, uint32_t id, int code, const char *msg);
 /* Send a reply with an empty payload (OK). */
 void conn_send_empty(struct conn *c, uint8_t type, uint32_t id);
 
+/*
+ * This thread holds back what it writes to c (replies of a batch of one
+ * client's jobs) until conn_release_held(); takes a reference.
+ */
+void conn_hold(const void *c);
+/* Write what was held (see conn_hold) and drop the reference. */
+void conn_release_held(void);
+/*
+ * Monitor: write what any thread has held back for more than max_age_ms
+ * (its batch's next job is stuck in the token).
+ */
+void conn_flush_held(uint64_t now_ms, uint64_t max_age_ms);
+
 /* Loop: the socket became writable. */
 void conn_on_writable(struct conn *c);
 /* Loop: stop serving this connection; the last unref closes the fd. */

@@ -15,6 +15,8 @@
  * once: a slow token must not collect an unbounded backlog in memory.
  */
 #define JOBS_MAX_PENDING 4096
+/* How long a loop thread that signed in place goes on with the queue. */
+#define JOBS_INLINE_BUDGET_US 2000
 
 struct job_queue {
 	pthread_mutex_t lock;
@@ -70,23 +72,87 @@ jobs_take(struct job_queue *q, struct token_session **s)
 	return j;
 }
 
-/* A session is free again; a queued job may now have one. */
-static void
-jobs_session_release(struct job_queue *q, struct token_session *s)
+static struct {
+	void (*hold)(const void *owner);
+	void (*release)(void);
+} batching;
+
+void
+jobs_set_batching(void (*hold)(const void *owner), void (*release)(void))
 {
-	pthread_mutex_lock(&q->lock);
-	q->idle[q->n_idle++] = s;
-	if (q->head != NULL)
-		pthread_cond_signal(&q->ready);
-	pthread_mutex_unlock(&q->lock);
+	batching.hold = hold;
+	batching.release = release;
 }
 
-static void
-jobs_run_on(struct token *t, struct job *j, struct token_session *s)
+/* Whether the first queued job has this (non-NULL) owner. */
+static int
+jobs_next_has_owner(struct job_queue *q, const void *owner)
 {
-	token_session_refresh(t, s);
-	j->run(j, t, s);
-	jobs_session_release(t->queue, s);
+	int same;
+
+	if (owner == NULL || batching.hold == NULL)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	same = q->head != NULL && q->head->owner == owner;
+	pthread_mutex_unlock(&q->lock);
+	return same;
+}
+
+/*
+ * The next queued job for a session that has just finished one, while
+ * the caller's time lasts; otherwise the session goes back to the idle
+ * ones (and a worker is woken for what is queued).
+ */
+static struct job *
+jobs_next_or_release(struct job_queue *q, struct token_session *s,
+		     uint64_t until_us)
+{
+	struct job *j = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->head != NULL && p11a_clock_us() < until_us) {
+		j = q->head;
+		q->head = j->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		q->pending--;
+	} else {
+		q->idle[q->n_idle++] = s;
+		if (q->head != NULL)
+			pthread_cond_signal(&q->ready);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return j;
+}
+
+/*
+ * Run j on session s, then the jobs queued after it back to back (no
+ * hand-over, no wake-up) until the queue is empty or until_us, then give
+ * s back.  Replies to consecutive jobs of one owner (a pipelining client)
+ * are held and go out together after the last of them.
+ */
+static void
+jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
+	       uint64_t until_us)
+{
+	struct job_queue *q = t->queue;
+	int holding = 0, same;
+
+	do {
+		same = jobs_next_has_owner(q, j->owner);
+		if (same && !holding) {
+			batching.hold(j->owner);
+			holding = 1;
+		}
+		token_session_refresh(t, s);
+		j->run(j, t, s);
+		if (!same && holding) {
+			batching.release();
+			holding = 0;
+		}
+	} while ((j = jobs_next_or_release(q, s, until_us)) != NULL);
+	if (holding)
+		batching.release();
 }
 
 static void *
@@ -98,7 +164,7 @@ jobs_worker(void *arg)
 	struct job *j;
 
 	while ((j = jobs_take(q, &s)) != NULL)
-		jobs_run_on(t, j, s);
+		jobs_run_batch(t, j, s, UINT64_MAX);
 	atomic_fetch_sub(&q->running, 1);
 	return NULL;
 }
@@ -218,7 +284,8 @@ jobs_run_inline(struct token *t, struct job *j, struct token_session *s)
 {
 	struct job_queue *q = t->queue;
 
-	jobs_run_on(t, j, s);
+	/* then back to the loop's clients, well before the rescue would */
+	jobs_run_batch(t, j, s, p11a_clock_us() + JOBS_INLINE_BUDGET_US);
 	atomic_fetch_sub(&q->inline_running, 1);
 }
 

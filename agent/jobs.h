@@ -53,7 +53,15 @@ int jobs_submit(struct token *t, struct job *j);
  */
 int jobs_submit_inline(struct token *t, struct job *j,
 		       struct token_session **s);
-/* Run a job jobs_submit_inline() kept for the caller; frees the session. */
+/*
+ * Replies of consecutive jobs of one owner can go out together: hold(owner)
+ * before the first runs, release() after the last.  Set once at start-up.
+ */
+void jobs_set_batching(void (*hold)(const void *owner), void (*release)(void));
+/*
+ * Run a job jobs_submit_inline() kept for the caller, and what queued up
+ * behind it for a short while; then the session is idle again.
+ */
 void jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
 /*
  * Stop taking jobs, let the workers finish the queue and join them,

@@ -173,16 +173,25 @@ loop_wait(struct loop *l, struct epoll_event *ev)
 static int loop_spawn(struct loop *l);
 
 /*
- * A loop with other clients gets a second thread, which takes the role
- * while this one signs, so those clients' requests are read (and signed
- * on another session) at once rather than after this signature.  A
- * loop with one client keeps one thread: a second would cost a wake-up
- * per request for nothing.
+ * Whether the loop has clients to spare while another loop sits with
+ * fewer: placement counts connections whose hang-up no loop has read yet,
+ * so two busy clients can end up on one loop while another is idle.
+ * A second thread then takes the role while the first signs, so neither
+ * client waits for the other's signature.  When every loop is busy a
+ * second thread would only add a wake-up per request.
  */
+static int
+loop_wants_standby(struct loop *l)
+{
+	unsigned n = atomic_load(&l->n_conns);
+
+	return n >= 2 && atomic_load(&loops_least_loaded()->n_conns) + 1 < n;
+}
+
 static void
 loop_ensure_standby(struct loop *l)
 {
-	if (atomic_load(&l->n_conns) < 2 || atomic_load(&l->n_threads) >= 2)
+	if (atomic_load(&l->n_threads) >= 2 || !loop_wants_standby(l))
 		return;
 	pthread_mutex_lock(&lp.spawn_lock);
 	if (atomic_load(&l->n_threads) < 2 && !atomic_load(&lp.stop))
@@ -191,15 +200,15 @@ loop_ensure_standby(struct loop *l)
 }
 
 /*
- * After signing in place: a thread more than the loop needs, since it is
- * down to one client and another thread holds or waits for the role (not
+ * After signing in place: a thread more than the loop needs, since no
+ * standby is wanted and another thread holds or waits for the role (not
  * a rescue thread whose fellows are all inside a hung token).
  */
 static int
 loop_thread_spare(struct loop *l)
 {
-	return atomic_load(&l->n_conns) < 2 && atomic_load(&l->attending) > 0 &&
-	       atomic_load(&l->n_threads) > 1;
+	return atomic_load(&l->n_threads) > 1 &&
+	       atomic_load(&l->attending) > 0 && !loop_wants_standby(l);
 }
 
 static void

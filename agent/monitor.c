@@ -14,6 +14,8 @@
 #include "token.h"
 
 #define MONITOR_TICK_MS 50
+/* a reply held for a batch goes out at most this late (plus a tick) */
+#define HELD_MAX_AGE_MS 50
 
 static struct {
 	pthread_t thread;
@@ -103,6 +105,7 @@ monitor_main(void *arg)
 			jobs_expire(ms->tokens[i], now);
 		monitor_idle_lock(now);
 		loops_rescue(now);
+		conn_flush_held(now, HELD_MAX_AGE_MS);
 		if (now >= next_probe) {
 			for (size_t i = 0; i < ms->n_tokens; i++)
 				monitor_probe(ms->tokens[i]);

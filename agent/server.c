@@ -469,6 +469,8 @@ server_setup(struct server *s, struct agent *a, int listen_fd)
 	if ((r = loops_init(server_loop_count(a->opt), a->opt->spin_us)) !=
 	    P11A_OK)
 		return r;
+	/* a SIGN job's owner is its connection */
+	jobs_set_batching(conn_hold, conn_release_held);
 	ev.data.ptr = &listen_tag;
 	if (epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, listen_fd, &ev) !=
 	    0)

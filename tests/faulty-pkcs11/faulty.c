@@ -31,6 +31,8 @@
  *                        real module (the PIN was changed elsewhere)
  *   delay_ms N           every C_Sign waits N ms first (a slow card)
  *   hang 0|1             C_Sign blocks while this says 1
+ *   hang_after N         the next N C_Sign pass, the ones after block
+ *                        while this line stays
  *   seq N                ignored; changes the content to re-arm faults
  *
  * Only C_GetFunctionList is exported.  PINs are passed through, never
@@ -61,6 +63,7 @@ struct faults {
 	int pin_wrong;
 	long delay_ms;
 	int hang;
+	long hang_after; /* 0: off; else C_Sign calls to pass + 1 */
 };
 
 static struct {
@@ -104,6 +107,8 @@ parse_line(struct faults *f, const char *key, const char *val)
 		f->delay_ms = parse_long(val);
 	else if (strcmp(key, "hang") == 0)
 		f->hang = parse_long(val) != 0;
+	else if (strcmp(key, "hang_after") == 0)
+		f->hang_after = parse_long(val) + 1;
 }
 
 static void
@@ -454,6 +459,7 @@ static CK_RV
 sign_fault(CK_SLOT_ID slot)
 {
 	CK_RV rv = CKR_OK;
+	int passes = 0;
 	long delay;
 
 	pthread_mutex_lock(&shim.lock);
@@ -463,6 +469,11 @@ sign_fault(CK_SLOT_ID slot)
 		rv = CKR_DEVICE_ERROR;
 	else if (take_once_locked(&shim.f.general_error, slot))
 		rv = CKR_GENERAL_ERROR;
+	/* one of the calls hang_after lets through */
+	if (shim.f.hang_after > 1 && targets_slot_locked(slot)) {
+		shim.f.hang_after--;
+		passes = 1;
+	}
 	pthread_mutex_unlock(&shim.lock);
 	if (delay > 0)
 		sleep_ms(delay);
@@ -471,7 +482,8 @@ sign_fault(CK_SLOT_ID slot)
 
 		pthread_mutex_lock(&shim.lock);
 		refresh_locked();
-		hang = shim.f.hang && targets_slot_locked(slot);
+		hang = (shim.f.hang || (!passes && shim.f.hang_after == 1)) &&
+		       targets_slot_locked(slot);
 		pthread_mutex_unlock(&shim.lock);
 		if (!hang)
 			break;

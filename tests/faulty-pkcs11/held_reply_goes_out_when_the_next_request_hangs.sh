@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Replies to consecutive requests of one pipelining client are written
+# together after the last of them (docs/DESIGN.md).  When that last one
+# hangs in the token, the replies already made must not wait for it: the
+# monitor writes them within ~100 ms.  One loop and one session, so the
+# two requests run back to back on the same thread; the second hangs
+# (hang_after 1) and is answered TIMEOUT after --request-timeout.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
+command -v python3 >/dev/null 2>&1 || p11a_skip "python3 not installed"
+
+fault_setup
+p11a_make_token A 1111 a-ec:p256
+export P11A_PIN=1111
+fault_start_agent --pin-source env:P11A_PIN --workers 1 --loops 1 \
+	--request-timeout 2
+p11a_list
+a=$(p11a_identity_id a-ec)
+fault_sign_verify "$a" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
+
+fault_set "token A" "hang_after 1"
+p11a_random_file "$P11A_TMP/msg" 130
+out=$(python3 "$(dirname "${BASH_SOURCE[0]}")/two_pipelined_signs.py" \
+	"$P11AGENT_SOCK" "$a" ecdsa_secp256r1_sha256 "$P11A_TMP/msg" \
+	"$P11A_TMP/sig1")
+echo "$out"
+read -r id1 res1 ms1 < <(sed -n 1p <<<"$out")
+read -r id2 res2 ms2 < <(sed -n 2p <<<"$out")
+[[ $id1 == 1 && $res1 == OK ]] ||
+	p11a_fail "first reply was '$id1 $res1', expected request 1 OK"
+((ms1 < 1000)) ||
+	p11a_fail "request 1's signature came after $ms1 ms: held behind the hung request"
+p11a_verify "$P11A_TMP/sig1" "$P11A_TMP/msg" "$P11A_TMP/A/a-ec.pub.pem" \
+	ecdsa_secp256r1_sha256
+timeout_code=19 # P11A_ERR_TIMEOUT, include/p11agent/error.h
+[[ $id2 == 2 && $res2 == "$timeout_code" ]] ||
+	p11a_fail "second reply was '$id2 $res2', expected request 2 TIMEOUT ($timeout_code)"
+((ms2 >= 1900)) || p11a_fail "request 2 timed out after $ms2 ms, not 2 s"
+
+fault_set "token A"
+fault_sign_verify "$a" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
+rc=0
+p11a_stop_agent || rc=$?
+[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM, expected 0"
+echo ok
