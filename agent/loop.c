@@ -157,13 +157,15 @@ loop_wait(struct loop *l, struct epoll_event *ev)
 
 	if (l->just_served && lp.spin_us > 0) {
 		uint64_t until = p11a_clock_us() + lp.spin_us;
+		struct p11a_spin spin;
 
+		p11a_spin_begin(&spin);
 		do {
 			n = epoll_wait(l->epfd, ev, MAX_EVENTS, 0);
 			if (n != 0)
 				return n;
 			/* a busy CPU: the others' work goes first, we sleep */
-			if (p11a_spin_yield())
+			if (p11a_spin_yield(&spin))
 				break;
 		} while (p11a_clock_us() < until && !atomic_load(&lp.stop));
 	}

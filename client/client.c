@@ -44,7 +44,7 @@
 #define OUT_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
 #define MESSAGE_MAX 512
 /* P11AGENT_SPIN_USEC when unset; see fill_in() */
-#define SPIN_DEFAULT_US 250u
+#define SPIN_DEFAULT_US 1000u
 #define SPIN_MAX_US 100000u
 
 /* A reply that arrived while a blocking call waited for another one. */
@@ -213,6 +213,7 @@ spin_budget(void)
 static ssize_t
 spin_read(p11a_client *c, uint8_t *p, size_t len)
 {
+	struct p11a_spin spin;
 	uint64_t until;
 	ssize_t n;
 
@@ -221,6 +222,7 @@ spin_read(p11a_client *c, uint8_t *p, size_t len)
 	    c->outstanding != 0)
 		return -1;
 	until = p11a_clock_us() + c->spin_us;
+	p11a_spin_begin(&spin);
 	do {
 		n = recv(c->fd, p, len, MSG_DONTWAIT);
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
@@ -229,7 +231,7 @@ spin_read(p11a_client *c, uint8_t *p, size_t len)
 		 * Whatever else is runnable here (the agent, say) goes first;
 		 * if something was, polling only takes its CPU: sleep.
 		 */
-		if (p11a_spin_yield())
+		if (p11a_spin_yield(&spin))
 			break;
 	} while (p11a_clock_us() < until);
 	errno = EAGAIN;

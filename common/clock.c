@@ -1,10 +1,8 @@
 #include "clock.h"
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <time.h>
-
-/* a yield that nobody took returns in well under this */
-#define SPIN_CONTENDED_US 10u
 
 uint64_t
 p11a_clock_us(void)
@@ -21,11 +19,30 @@ p11a_clock_ms(void)
 	return p11a_clock_us() / 1000u;
 }
 
-int
-p11a_spin_yield(void)
+/* Times this thread was switched out while still runnable. */
+static long
+involuntary_switches(void)
 {
-	uint64_t t0 = p11a_clock_us();
+	struct rusage ru;
 
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return -1;
+	return ru.ru_nivcsw;
+}
+
+void
+p11a_spin_begin(struct p11a_spin *s)
+{
+	s->switches = involuntary_switches();
+}
+
+int
+p11a_spin_yield(struct p11a_spin *s)
+{
 	sched_yield();
-	return p11a_clock_us() - t0 > SPIN_CONTENDED_US;
+	/*
+	 * A yield that let another thread run counts as an involuntary
+	 * switch; the host pausing our virtual CPU does not.
+	 */
+	return involuntary_switches() != s->switches;
 }
