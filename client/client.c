@@ -44,7 +44,7 @@
 #define OUT_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
 #define MESSAGE_MAX 512
 /* P11AGENT_SPIN_USEC when unset; see fill_in() */
-#define SPIN_DEFAULT_US 1000u
+#define SPIN_DEFAULT_US 250u
 #define SPIN_MAX_US 100000u
 
 /* A reply that arrived while a blocking call waited for another one. */

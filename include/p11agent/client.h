@@ -89,7 +89,7 @@ void p11a_identity_list_free(struct p11a_identity_list *list);
  * p11a_client_sign - sign and wait.  On success *sig is a malloc'd
  * buffer (free()) of *sig_len bytes in TLS CertificateVerify form.
  * While replies come fast, it polls for the reply up to
- * $P11AGENT_SPIN_USEC microseconds (default 1000; 0: never) before it
+ * $P11AGENT_SPIN_USEC microseconds (default 250; 0: never) before it
  * sleeps (libp11agent(3)).
  */
 int p11a_client_sign(p11a_client *c, const struct p11a_sign_request *req,
