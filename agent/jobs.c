@@ -17,6 +17,8 @@
 #define JOBS_MAX_PENDING 4096
 /* How long a loop thread that signed in place goes on with the queue. */
 #define JOBS_INLINE_BUDGET_US 2000
+/* Replies of one client held at most before they are written. */
+#define JOBS_BATCH_MAX 16
 
 struct job_queue {
 	pthread_mutex_t lock;
@@ -107,10 +109,13 @@ static struct job *
 jobs_next_or_release(struct job_queue *q, struct token_session *s,
 		     uint64_t until_us)
 {
+	/* a loop thread (time-limited) takes only what may run in place */
+	int in_place_only = until_us != UINT64_MAX;
 	struct job *j = NULL;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->head != NULL && p11a_clock_us() < until_us) {
+	if (q->head != NULL && p11a_clock_us() < until_us &&
+	    (!in_place_only || q->head->in_place)) {
 		j = q->head;
 		q->head = j->next;
 		if (q->head == NULL)
@@ -136,22 +141,30 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 	       uint64_t until_us)
 {
 	struct job_queue *q = t->queue;
-	int holding = 0, same;
+	const void *held = NULL; /* the owner whose replies are held */
+	unsigned n_held = 0;
 
 	do {
-		same = jobs_next_has_owner(q, j->owner);
-		if (same && !holding) {
+		/*
+		 * The job taken may not be the one seen queued (another thread
+		 * took that): what is held goes out before a job of another
+		 * owner runs, and at least every JOBS_BATCH_MAX replies.
+		 */
+		if (held != NULL &&
+		    (j->owner != held || n_held >= JOBS_BATCH_MAX)) {
+			batching.release();
+			held = NULL;
+		}
+		if (held == NULL && jobs_next_has_owner(q, j->owner)) {
 			batching.hold(j->owner);
-			holding = 1;
+			held = j->owner;
+			n_held = 0;
 		}
 		token_session_refresh(t, s);
 		j->run(j, t, s);
-		if (!same && holding) {
-			batching.release();
-			holding = 0;
-		}
+		n_held += held != NULL;
 	} while ((j = jobs_next_or_release(q, s, until_us)) != NULL);
-	if (holding)
+	if (held != NULL)
 		batching.release();
 }
 

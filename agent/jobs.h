@@ -32,7 +32,8 @@ struct job {
 	void (*expire)(struct job *j);
 	/* optional: drop a queued job whose owner went away; frees it */
 	void (*discard)(struct job *j, struct token *t);
-	const void *owner;    /* e.g. the client connection; may be NULL */
+	const void *owner; /* e.g. the client connection; may be NULL */
+	int in_place; /* may run on an event-loop thread (never waits long) */
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: none */
 	atomic_int claimed;
 };

@@ -11,12 +11,15 @@
 #include "jobs.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "token.h"
 
 #define MAX_EVENTS 64
 /* blocking waits end this often, so ticks (sweeps) run on idle loops */
 #define LOOP_TICK_MS 500
 /* threads one loop may collect while tokens hold the others */
 #define LOOP_MAX_THREADS 8
+/* tokens slower than this per signature are never signed on in place */
+#define LOOP_SLOW_TOKEN_US 20000u
 
 /* A SIGN kept for the loop thread that read it. */
 struct loop_deferred {
@@ -122,6 +125,18 @@ loop_conn_removed(struct loop *l)
 	atomic_fetch_sub(&l->n_conns, 1);
 }
 
+/*
+ * A token that takes long per signature (a smartcard) gains nothing from
+ * in-place signing and would hold the loop for the rescue time each time.
+ */
+static int
+token_is_slow(struct token *t)
+{
+	uint64_t n = atomic_load(&t->signs);
+
+	return n > 0 && atomic_load(&t->sign_usec) / n > LOOP_SLOW_TOKEN_US;
+}
+
 int
 loop_submit(struct token *t, struct job *j)
 {
@@ -129,7 +144,7 @@ loop_submit(struct token *t, struct job *j)
 	struct token_session *s = NULL;
 	int r;
 
-	if (l == NULL)
+	if (l == NULL || !j->in_place || token_is_slow(t))
 		return jobs_submit(t, j);
 	/* one kept job per wake-up: the others go to the workers at once */
 	if (l->deferred.job != NULL) {
@@ -209,8 +224,10 @@ loop_ensure_standby(struct loop *l)
 static int
 loop_thread_spare(struct loop *l)
 {
-	return atomic_load(&l->n_threads) > 1 &&
-	       atomic_load(&l->attending) > 0 && !loop_wants_standby(l);
+	unsigned wanted = loop_wants_standby(l) ? 2 : 1;
+
+	return atomic_load(&l->n_threads) > wanted &&
+	       atomic_load(&l->attending) > 0;
 }
 
 static void
@@ -233,8 +250,9 @@ loop_run_deferred(struct loop *l)
 
 	memset(&l->deferred, 0, sizeof(l->deferred));
 	loop_ensure_standby(l);
-	if (atomic_fetch_sub(&l->attending, 1) == 1)
-		atomic_store(&l->unattended_since_ms, jobs_now_ms());
+	/* before the count drops: the monitor must never see a stale time */
+	atomic_store(&l->unattended_since_ms, jobs_now_ms());
+	atomic_fetch_sub(&l->attending, 1);
 	pthread_mutex_unlock(&l->role);
 	current_loop = NULL;
 	jobs_run_inline(d.token, d.job, d.session);
@@ -330,10 +348,11 @@ loops_rescue(uint64_t now_ms)
 	pthread_mutex_lock(&lp.spawn_lock);
 	for (unsigned i = 0; i < lp.n && !atomic_load(&lp.stop); i++) {
 		struct loop *l = &lp.loops[i];
+		uint64_t since = atomic_load(&l->unattended_since_ms);
 
-		if (atomic_load(&l->attending) != 0 ||
-		    now_ms - atomic_load(&l->unattended_since_ms) <
-			    LOOP_RESCUE_MS ||
+		/* since may be after now: now was read before the jobs walk */
+		if (atomic_load(&l->attending) != 0 || since > now_ms ||
+		    now_ms - since < LOOP_RESCUE_MS ||
 		    atomic_load(&l->n_threads) >= LOOP_MAX_THREADS)
 			continue;
 		log_warn("event loop %u: every thread is waiting for a token; "

@@ -329,9 +329,8 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	 * A confirmation waits for a person: never on a loop thread, which
 	 * would then need rescuing for every such signature.
 	 */
-	r = policy_needs_confirm(id) ? jobs_submit(id->token, &sj->base)
-				     : loop_submit(id->token, &sj->base);
-	if (r != P11A_OK) {
+	sj->base.in_place = !policy_needs_confirm(id);
+	if ((r = loop_submit(id->token, &sj->base)) != P11A_OK) {
 		atomic_fetch_sub(&c->inflight, 1);
 		conn_unref(c);
 		sign_job_release(sj);
