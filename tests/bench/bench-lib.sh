@@ -80,6 +80,40 @@ bench_setup() {
 	bench_start_agent "$1"
 }
 
+# bench_parse_args HELP_LINES "$@": the options run-bench.sh and peers.sh
+# share.  --build DIR sets BENCH_BUILD, --workers N BENCH_WORKERS, --help
+# prints lines 2..HELP_LINES of the script; what follows "--" (or the
+# first other argument) is kept in BENCH_OPTIONS for p11agent-bench.
+# shellcheck disable=SC2034 # the variables are for the scripts that source this
+bench_parse_args() {
+	local help=$1
+	shift
+	BENCH_BUILD=${P11A_BUILD_DIR:-build}
+	BENCH_WORKERS=$(nproc)
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--build) BENCH_BUILD=$2; shift 2 ;;
+		--workers) BENCH_WORKERS=$2; shift 2 ;;
+		--) shift; break ;;
+		-h | --help) sed -n "2,${help}p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		*) break ;;
+		esac
+	done
+	BENCH_OPTIONS=("$@")
+}
+
+# bench_run_and_stop ARGS...: p11agent-bench against the agent that
+# bench_setup started, with ARGS; then stop the agent.  Exits with the
+# benchmark's status when it fails.
+bench_run_and_stop() {
+	local rc=0
+	p11a_log "p11agent-bench ${P11A_BENCH_ARGS[*]} $*"
+	"$P11A_BENCH" "${P11A_BENCH_ARGS[@]}" "$@" || rc=$?
+	[[ $rc -eq 0 ]] || exit "$rc"
+	p11a_stop_agent || rc=$?
+	[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM"
+}
+
 # Wait until a Unix socket exists (the server is listening).
 bench_wait_socket() {
 	local path=$1 pid=$2 what=$3 i

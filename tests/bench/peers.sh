@@ -10,28 +10,11 @@
 # Options as for run-bench.sh; the modes are fixed to all five.
 set -euo pipefail
 
-build=${P11A_BUILD_DIR:-build}
-workers=$(nproc)
-while [[ $# -gt 0 ]]; do
-	case $1 in
-	--build) build=$2; shift 2 ;;
-	--workers) workers=$2; shift 2 ;;
-	--) shift; break ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) break ;;
-	esac
-done
-
 . "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
-bench_find_binaries "$build"
-bench_setup "$workers"
+bench_parse_args 10 "$@"
+bench_find_binaries "$BENCH_BUILD"
+bench_setup "$BENCH_WORKERS"
 bench_start_p11kit
 bench_start_ssh_agent
-modes=direct,agent,pipelined,p11kit,ssh-agent
-p11a_log "p11agent-bench --modes $modes ${P11A_BENCH_ARGS[*]} $*"
-rc=0
-"$P11A_BENCH" --modes "$modes" "${P11A_BENCH_ARGS[@]}" "$@" || rc=$?
-[[ $rc -eq 0 ]] || exit "$rc"
-rc=0
-p11a_stop_agent || rc=$?
-[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM"
+bench_run_and_stop --modes direct,agent,pipelined,p11kit,ssh-agent \
+	"${BENCH_OPTIONS[@]}"
