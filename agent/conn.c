@@ -186,11 +186,7 @@ conn_release_held(void)
 	held.conn[conn_held_slot] = NULL;
 	pthread_mutex_unlock(&held.lock);
 	conn_held = NULL;
-	pthread_mutex_lock(&c->out_lock);
-	if (c->closed)
-		pthread_mutex_unlock(&c->out_lock);
-	else
-		conn_out_end(c);
+	conn_flush(c);
 	conn_unref(c);
 }
 
@@ -205,11 +201,7 @@ conn_flush_held(uint64_t now_ms, uint64_t max_age_ms)
 			continue;
 		/* the holder keeps holding; what it holds so far goes out */
 		held.since_ms[i] = now_ms;
-		pthread_mutex_lock(&c->out_lock);
-		if (!c->closed && conn_flush_locked(c) != 0)
-			p11a_buf_reset(&c->out);
-		conn_set_events_locked(c, p11a_buf_remaining(&c->out) > 0);
-		pthread_mutex_unlock(&c->out_lock);
+		conn_flush(c);
 	}
 	pthread_mutex_unlock(&held.lock);
 }
@@ -254,7 +246,7 @@ conn_send_empty(struct conn *c, uint8_t type, uint32_t id)
 }
 
 void
-conn_on_writable(struct conn *c)
+conn_flush(struct conn *c)
 {
 	pthread_mutex_lock(&c->out_lock);
 	if (!c->closed) {

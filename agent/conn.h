@@ -82,8 +82,12 @@ void conn_release_held(void);
  */
 void conn_flush_held(uint64_t now_ms, uint64_t max_age_ms);
 
-/* Loop: the socket became writable. */
-void conn_on_writable(struct conn *c);
+/*
+ * Write what the output buffer holds, as far as the socket takes it, and
+ * wait for EPOLLOUT for the rest: the loop when the socket became
+ * writable, and whoever sends replies that were held back.
+ */
+void conn_flush(struct conn *c);
 /* Loop: stop serving this connection; the last unref closes the fd. */
 void conn_close(struct conn *c);
 /* Shutdown: write out what is queued, waiting at most timeout_ms. */

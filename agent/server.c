@@ -318,7 +318,7 @@ static void
 server_on_conn(struct server *s, struct conn *c, uint32_t events)
 {
 	if (events & EPOLLOUT)
-		conn_on_writable(c);
+		conn_flush(c);
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		if (server_read(s, c) != P11A_OK)
 			server_drop(s, c);
