@@ -52,6 +52,21 @@ job_claim(struct job *j)
 	return atomic_exchange(&j->claimed, 1) == 0;
 }
 
+/* Take the first queued job off the queue; NULL when it is empty. */
+static struct job *
+jobs_pop_locked(struct job_queue *q)
+{
+	struct job *j = q->head;
+
+	if (j == NULL)
+		return NULL;
+	q->head = j->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->pending--;
+	return j;
+}
+
 /* The first queued job and a session to run it on; NULL when stopped. */
 static struct job *
 jobs_take(struct job_queue *q, struct token_session **s)
@@ -63,13 +78,8 @@ jobs_take(struct job_queue *q, struct token_session **s)
 	while ((q->head == NULL && !q->stopping) ||
 	       (q->head != NULL && q->n_idle == 0))
 		pthread_cond_wait(&q->ready, &q->lock);
-	if ((j = q->head) != NULL) {
-		q->head = j->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		q->pending--;
+	if ((j = jobs_pop_locked(q)) != NULL)
 		*s = q->idle[--q->n_idle];
-	}
 	pthread_mutex_unlock(&q->lock);
 	return j;
 }
@@ -86,28 +96,37 @@ jobs_set_batching(void (*hold)(const void *owner), void (*release)(void))
 	batching.release = release;
 }
 
-/* Whether the first queued job has this (non-NULL) owner. */
+/*
+ * Whether the first queued job has the same (non-NULL) owner as j, so
+ * that j's reply may be held for the next one's.
+ */
 static int
-jobs_next_has_owner(struct job_queue *q, const void *owner)
+jobs_head_shares_owner_locked(struct job_queue *q, const struct job *j)
+{
+	return batching.hold != NULL && j->owner != NULL && q->head != NULL &&
+	       q->head->owner == j->owner;
+}
+
+static int
+jobs_head_shares_owner(struct job_queue *q, const struct job *j)
 {
 	int same;
 
-	if (owner == NULL || batching.hold == NULL)
-		return 0;
 	pthread_mutex_lock(&q->lock);
-	same = q->head != NULL && q->head->owner == owner;
+	same = jobs_head_shares_owner_locked(q, j);
 	pthread_mutex_unlock(&q->lock);
 	return same;
 }
 
 /*
  * The next queued job for a session that has just finished one, while
- * the caller's time lasts; otherwise the session goes back to the idle
- * ones (and a worker is woken for what is queued).
+ * the caller's time lasts, and in *same whether the job after it has
+ * its owner; otherwise the session goes back to the idle ones (and a
+ * worker is woken for what is queued).
  */
 static struct job *
 jobs_next_or_release(struct job_queue *q, struct token_session *s,
-		     uint64_t until_us)
+		     uint64_t until_us, int *same)
 {
 	/* a loop thread (time-limited) takes only what may run in place */
 	int in_place_only = until_us != UINT64_MAX;
@@ -116,11 +135,8 @@ jobs_next_or_release(struct job_queue *q, struct token_session *s,
 	pthread_mutex_lock(&q->lock);
 	if (q->head != NULL && p11a_clock_us() < until_us &&
 	    (!in_place_only || q->head->in_place)) {
-		j = q->head;
-		q->head = j->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		q->pending--;
+		j = jobs_pop_locked(q);
+		*same = jobs_head_shares_owner_locked(q, j);
 	} else {
 		q->idle[q->n_idle++] = s;
 		if (q->head != NULL)
@@ -143,6 +159,7 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 	struct job_queue *q = t->queue;
 	const void *held = NULL; /* the owner whose replies are held */
 	unsigned n_held = 0;
+	int same = jobs_head_shares_owner(q, j);
 
 	do {
 		/*
@@ -155,7 +172,7 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 			batching.release();
 			held = NULL;
 		}
-		if (held == NULL && jobs_next_has_owner(q, j->owner)) {
+		if (held == NULL && same) {
 			batching.hold(j->owner);
 			held = j->owner;
 			n_held = 0;
@@ -163,7 +180,7 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 		token_session_refresh(t, s);
 		j->run(j, t, s);
 		n_held += held != NULL;
-	} while ((j = jobs_next_or_release(q, s, until_us)) != NULL);
+	} while ((j = jobs_next_or_release(q, s, until_us, &same)) != NULL);
 	if (held != NULL)
 		batching.release();
 }
