@@ -42,7 +42,9 @@
 #define READ_CHUNK 16384u
 /* frame header + largest body, plus room for one read past it */
 #define IN_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME + READ_CHUNK)
-#define OUT_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
+/* room for one request of any size behind queued ones (queue_sign) */
+#define QUEUE_ROOM (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
+#define OUT_MAX (2 * QUEUE_ROOM)
 #define MESSAGE_MAX 512
 /* P11AGENT_SPIN_USEC when unset; see fill_in() */
 #define SPIN_DEFAULT_US 250u
@@ -294,7 +296,10 @@ spin_read(p11a_client *c, uint8_t *p, size_t len)
 	return -1;
 }
 
-/* Read once from the socket into the input buffer. */
+/*
+ * Read once from the socket into the input buffer.  Requests still
+ * queued go out first: their replies may be the ones waited for.
+ */
 static int
 fill_in(p11a_client *c)
 {
@@ -303,6 +308,8 @@ fill_in(p11a_client *c)
 	ssize_t n;
 	int r;
 
+	if ((r = flush_out(c)) != P11A_OK)
+		return r;
 	p11a_buf_compact(&c->in);
 	if ((r = p11a_buf_reserve(&c->in, READ_CHUNK, &p)) != P11A_OK)
 		return set_message(c, r, "input buffer: %s", p11a_strerror(r));
@@ -924,6 +931,9 @@ p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin)
 		return r;
 	if (pin == NULL)
 		return set_message(c, P11A_ERR_INVALID_ARGUMENT, "no PIN");
+	/* queued requests go out now: the buffer is wiped after the PIN */
+	if ((r = flush_out(c)) != P11A_OK)
+		return r;
 	id = next_request_id(c);
 	r = p11a_encode_unlock(&c->out, id, token_uri, (const uint8_t *)pin,
 			       strlen(pin));
@@ -946,9 +956,10 @@ out:
 
 /* ---- pipelining -------------------------------------------------------- */
 
-int
-p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
-		      uint32_t *req_id)
+/* Encode a SIGN behind whatever is queued in the output buffer. */
+static int
+queue_sign(p11a_client *c, const struct p11a_sign_request *req,
+	   uint32_t *req_id)
 {
 	uint32_t id = 0;
 	int r, tried = 0;
@@ -960,12 +971,45 @@ p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
 	do
 		r = begin_call(c);
 	while (retry_after_break(c, &r, &tried));
-	if (r != P11A_OK || (r = encode_sign(c, req, &id)) != P11A_OK ||
+	if (r != P11A_OK)
+		return r;
+	/* a full buffer goes out first, so a queue never limits a request */
+	if (p11a_buf_remaining(&c->out) > OUT_MAX - QUEUE_ROOM &&
 	    (r = flush_out(c)) != P11A_OK)
+		return r;
+	if ((r = encode_sign(c, req, &id)) != P11A_OK)
 		return r;
 	c->outstanding++;
 	*req_id = id;
 	return P11A_OK;
+}
+
+int
+p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
+		      uint32_t *req_id)
+{
+	int r;
+
+	if ((r = queue_sign(c, req, req_id)) != P11A_OK)
+		return r;
+	return flush_out(c);
+}
+
+int
+p11a_client_queue_sign(p11a_client *c, const struct p11a_sign_request *req,
+		       uint32_t *req_id)
+{
+	return queue_sign(c, req, req_id);
+}
+
+int
+p11a_client_flush(p11a_client *c)
+{
+	int r;
+
+	if ((r = begin_call(c)) != P11A_OK)
+		return r;
+	return flush_out(c);
 }
 
 /* Fill a p11a_reply from a SIGNATURE or ERROR frame. */

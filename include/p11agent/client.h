@@ -121,6 +121,20 @@ int p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin);
 int p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
 			  uint32_t *req_id);
 
+/*
+ * p11a_client_queue_sign - like p11a_client_send_sign(), but the request
+ * is only queued in the library: it goes out, together with every other
+ * request queued by then, at p11a_client_flush(), at the next request
+ * written, or when p11a_client_recv() (or any call) has to wait for the
+ * agent.  A pipelining caller that queues the requests it has ready
+ * costs itself and the agent one write and one read for all of them.
+ */
+int p11a_client_queue_sign(p11a_client *c, const struct p11a_sign_request *req,
+			   uint32_t *req_id);
+
+/* p11a_client_flush - write every queued request now. */
+int p11a_client_flush(p11a_client *c);
+
 struct p11a_reply {
 	uint32_t id;	/* request id it answers */
 	uint32_t error; /* 0, or the ERROR reply's code */

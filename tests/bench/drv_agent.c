@@ -1,7 +1,7 @@
 /*
  * Through p11agentd with libp11agent, one connection per client thread:
  * blocking (p11a_client_sign, one request at a time) or pipelined
- * (o->depth requests in flight with p11a_client_send_sign and
+ * (o->depth requests in flight with p11a_client_queue_sign and
  * p11a_client_recv).  Hashed schemes are sent in digest form unless
  * --form message, as a TLS stack that keeps its own transcript hash would.
  */
@@ -211,8 +211,8 @@ send_one(struct agent_conn *ac, const struct p11a_sign_request *req,
 	int r;
 
 	slot->sent_ns = bench_now_ns();
-	if ((r = p11a_client_send_sign(ac->c, req, &slot->id)) != 0)
-		return bench_why(why, "send SIGN: %s: %s", p11a_strerror(r),
+	if ((r = p11a_client_queue_sign(ac->c, req, &slot->id)) != 0)
+		return bench_why(why, "queue SIGN: %s: %s", p11a_strerror(r),
 				 p11a_client_last_message(ac->c));
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * pipeline_test - many SIGN requests in flight on one connection.
  *
- *   pipeline_test [SOCKET]     (default: $P11AGENT_SOCK)
+ *   pipeline_test [--queue] [SOCKET]     (default: $P11AGENT_SOCK)
  *
  * Lists the identities, checks that each one's SubjectPublicKeyInfo is
  * the public key of its certificate, then sends N_REQUESTS SIGN requests
@@ -10,6 +10,12 @@
  * the replies with p11a_client_recv(), checks that every request id comes
  * back exactly once, and verifies every signature with OpenSSL against
  * the identity's public key.  Exit status 0 only when all of that holds.
+ *
+ * With --queue the requests are queued with p11a_client_queue_sign()
+ * instead: a quarter of them are written by p11a_client_flush(), the
+ * next quarter by a STATUS call made in the middle (its own reply must
+ * come back while the signatures are pending) and the rest by the first
+ * p11a_client_recv(), which must write them before it waits.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -220,6 +226,39 @@ find_request(struct request *reqs, size_t n, uint32_t id)
 	return NULL;
 }
 
+/* --queue: queue requests, written at the points described above */
+static int queue_mode;
+
+/* One SIGN request, sent or queued. */
+static int
+send_one(p11a_client *c, const struct p11a_sign_request *sr, uint32_t *id)
+{
+	return queue_mode ? p11a_client_queue_sign(c, sr, id)
+			  : p11a_client_send_sign(c, sr, id);
+}
+
+/*
+ * --queue: after request i, what writes the queued requests (see the
+ * top of the file); 0 when it worked.
+ */
+static int
+write_queued(p11a_client *c, size_t i)
+{
+	struct p11a_status st = {0};
+	int r = 0;
+
+	if (!queue_mode)
+		return 0;
+	if (i + 1 == N_REQUESTS / 4 && (r = p11a_client_flush(c)) != 0)
+		fail("flush: %s: %s", p11a_strerror(r),
+		     p11a_client_last_message(c));
+	if (i + 1 == N_REQUESTS / 2 && (r = p11a_client_status(c, &st)) != 0)
+		fail("status between queued requests: %s: %s", p11a_strerror(r),
+		     p11a_client_last_message(c));
+	p11a_status_free(&st);
+	return r;
+}
+
 /* Send N_REQUESTS without reading; 0 when all were written. */
 static int
 send_all(p11a_client *c, const struct p11a_identity_list *list,
@@ -247,11 +286,14 @@ send_all(p11a_client *c, const struct p11a_identity_list *list,
 		sr.flags = reqs[i].digest ? P11A_SIGN_DIGEST : 0;
 		sr.data = reqs[i].data;
 		sr.data_len = reqs[i].data_len;
-		if ((r = p11a_client_send_sign(c, &sr, &reqs[i].id)) != 0) {
-			fail("send_sign #%zu: %s: %s", i, p11a_strerror(r),
-			     p11a_client_last_message(c));
+		if ((r = send_one(c, &sr, &reqs[i].id)) != 0) {
+			fail("%s #%zu: %s: %s",
+			     queue_mode ? "queue_sign" : "send_sign", i,
+			     p11a_strerror(r), p11a_client_last_message(c));
 			return -1;
 		}
+		if (write_queued(c, i) != 0)
+			return -1;
 		for (k = 0; k < i; k++) {
 			if (reqs[k].id == reqs[i].id) {
 				fail("request id %u used twice",
@@ -329,6 +371,11 @@ main(int argc, char **argv)
 	int r, rc = 1;
 
 	alarm(TIME_LIMIT);
+	if (argc > 1 && strcmp(argv[1], "--queue") == 0) {
+		queue_mode = 1;
+		argv++;
+		argc--;
+	}
 	if ((r = p11a_client_connect(argc > 1 ? argv[1] : NULL, &c)) != 0) {
 		fail("connect: %s", p11a_strerror(r));
 		goto out;
@@ -366,8 +413,8 @@ main(int argc, char **argv)
 		     N_REQUESTS);
 		goto out;
 	}
-	printf("pipeline_test: %zu identities, %zu signatures verified\n",
-	       list.n, verified);
+	printf("pipeline_test: %zu identities, %zu signatures verified%s\n",
+	       list.n, verified, queue_mode ? " (queued)" : "");
 	rc = 0;
 out:
 	if (keys != NULL) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # 200 SIGN requests in flight on one connection (pipeline_test.c) across
 # RSA, ECDSA and Ed25519 identities: every reply arrives once and every
-# signature verifies.
+# signature verifies.  Then the same with the requests queued in the
+# library (p11a_client_queue_sign) and written by a flush, by a call made
+# in between and by the first receive.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,7 +15,10 @@ export P11A_PIN=1234
 p11a_start_agent --pin-source env:P11A_PIN --workers 2
 p11a_expect_exit 0 "$P11A_PIPELINE_TEST" "$P11AGENT_SOCK"
 echo "$P11A_OUTPUT"
-p11a_expect_output_matches '4 identities, 200 signatures verified'
+p11a_expect_output_matches '4 identities, 200 signatures verified$'
+p11a_expect_exit 0 "$P11A_PIPELINE_TEST" --queue "$P11AGENT_SOCK"
+echo "$P11A_OUTPUT"
+p11a_expect_output_matches '4 identities, 200 signatures verified \(queued\)'
 
 rc=0
 p11a_stop_agent || rc=$?
