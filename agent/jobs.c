@@ -17,6 +17,13 @@
 #define JOBS_MAX_PENDING 4096
 /* How long a loop thread that signed in place goes on with the queue. */
 #define JOBS_INLINE_BUDGET_US 2000
+/* A loop thread shares what it kept when it kept more than this. */
+#define JOBS_SHARE_MIN 4
+/*
+ * Jobs taken for a session whose current one has run this long go back
+ * to the queue, where another session may take them.
+ */
+#define JOBS_STUCK_MS 100
 /* Replies of one client held at most before they are written. */
 #define JOBS_BATCH_MAX 16
 
@@ -33,6 +40,7 @@ struct job_queue {
 	 */
 	struct token_session **idle;
 	unsigned n_idle;
+	unsigned n_sessions;
 	pthread_t *threads;
 	unsigned n_threads;
 	atomic_uint running;	    /* workers that have not exited */
@@ -64,23 +72,74 @@ jobs_pop_locked(struct job_queue *q)
 	if (q->head == NULL)
 		q->tail = NULL;
 	q->pending--;
+	j->next = NULL;
 	return j;
 }
 
-/* The first queued job and a session to run it on; NULL when stopped. */
+/* The last job of a chain linked by next, and in *n its length. */
 static struct job *
-jobs_take(struct job_queue *q, struct token_session **s)
+jobs_chain_last(struct job *first, unsigned *n)
 {
-	struct job *j;
+	struct job *last = first;
 
-	pthread_mutex_lock(&q->lock);
-	/* a stopping queue still hands out what it holds, then NULL */
-	while ((q->head == NULL && !q->stopping) ||
-	       (q->head != NULL && q->n_idle == 0))
-		pthread_cond_wait(&q->ready, &q->lock);
-	if ((j = jobs_pop_locked(q)) != NULL)
-		*s = q->idle[--q->n_idle];
-	pthread_mutex_unlock(&q->lock);
+	for (*n = 1; last->next != NULL; last = last->next)
+		(*n)++;
+	return last;
+}
+
+/* Put a chain of jobs at the front of the queue (they came first). */
+static void
+jobs_push_front_locked(struct job_queue *q, struct job *first)
+{
+	unsigned n;
+	struct job *last = jobs_chain_last(first, &n);
+
+	last->next = q->head;
+	if (q->head == NULL)
+		q->tail = last;
+	q->head = first;
+	q->pending += n;
+}
+
+/* Put a chain of jobs at the back of the queue. */
+static void
+jobs_push_back_locked(struct job_queue *q, struct job *first)
+{
+	unsigned n;
+	struct job *last = jobs_chain_last(first, &n);
+
+	if (q->tail != NULL)
+		q->tail->next = first;
+	else
+		q->head = first;
+	q->tail = last;
+	q->pending += n;
+}
+
+/*
+ * Take the first queued job for session s and, into s->run, the jobs of
+ * the same owner that follow it: one thread then answers a pipelining
+ * client's requests together, in one write.  At most JOBS_BATCH_MAX, and
+ * a fair share of what is queued, so that one client keeps every session
+ * busy; with in_place_only, only jobs that may run in place.
+ */
+static struct job *
+jobs_pop_run_locked(struct job_queue *q, struct token_session *s,
+		    int in_place_only)
+{
+	unsigned share = (q->pending + q->n_sessions - 1) / q->n_sessions;
+	struct job *j = jobs_pop_locked(q), **tail = &s->run;
+	unsigned n = 1;
+
+	if (j == NULL)
+		return NULL;
+	while (j->owner != NULL && q->head != NULL &&
+	       q->head->owner == j->owner && n < JOBS_BATCH_MAX && n < share &&
+	       (!in_place_only || q->head->in_place)) {
+		*tail = jobs_pop_locked(q);
+		tail = &(*tail)->next;
+		n++;
+	}
 	return j;
 }
 
@@ -97,75 +156,100 @@ jobs_set_batching(void (*hold)(const void *owner), void (*release)(void))
 }
 
 /*
- * Whether the first queued job has the same (non-NULL) owner as j, so
- * that j's reply may be held for the next one's.
+ * Whether next (the job to run after j) has j's (non-NULL) owner, so
+ * that j's reply may be held for next's.
  */
 static int
-jobs_head_shares_owner_locked(struct job_queue *q, const struct job *j)
+jobs_owner_follows(const struct job *j, const struct job *next)
 {
-	return batching.hold != NULL && j->owner != NULL && q->head != NULL &&
-	       q->head->owner == j->owner;
-}
-
-static int
-jobs_head_shares_owner(struct job_queue *q, const struct job *j)
-{
-	int same;
-
-	pthread_mutex_lock(&q->lock);
-	same = jobs_head_shares_owner_locked(q, j);
-	pthread_mutex_unlock(&q->lock);
-	return same;
+	return batching.hold != NULL && j->owner != NULL && next != NULL &&
+	       next->owner == j->owner;
 }
 
 /*
- * The next queued job for a session that has just finished one, while
- * the caller's time lasts, and in *same whether the job after it has
- * its owner; otherwise the session goes back to the idle ones (and a
- * worker is woken for what is queued).
+ * The first queued jobs (jobs_pop_run_locked) and a session to run them
+ * on; NULL when stopped.  *same: whether the job after it has its owner.
  */
 static struct job *
-jobs_next_or_release(struct job_queue *q, struct token_session *s,
-		     uint64_t until_us, int *same)
+jobs_take(struct job_queue *q, struct token_session **s, int *same)
 {
-	/* a loop thread (time-limited) takes only what may run in place */
-	int in_place_only = until_us != UINT64_MAX;
-	struct job *j = NULL;
+	struct job *j;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->head != NULL && p11a_clock_us() < until_us &&
-	    (!in_place_only || q->head->in_place)) {
-		j = jobs_pop_locked(q);
-		*same = jobs_head_shares_owner_locked(q, j);
+	/* a stopping queue still hands out what it holds, then NULL */
+	while ((q->head == NULL && !q->stopping) ||
+	       (q->head != NULL && q->n_idle == 0))
+		pthread_cond_wait(&q->ready, &q->lock);
+	if (q->head != NULL) {
+		*s = q->idle[--q->n_idle];
+		j = jobs_pop_run_locked(q, *s, 0);
+		*same = jobs_owner_follows(j, (*s)->run);
 	} else {
-		q->idle[q->n_idle++] = s;
-		if (q->head != NULL)
-			pthread_cond_signal(&q->ready);
+		j = NULL;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return j;
 }
 
 /*
- * Run j on session s, then the jobs queued after it back to back (no
- * hand-over, no wake-up) until the queue is empty or until_us, then give
- * s back.  Replies to consecutive jobs of one owner (a pipelining client)
- * are held and go out together after the last of them.
+ * The job to run next on session s, which has just finished one: the
+ * next of s->run (taken earlier), then a run from the queue, while the
+ * caller's time lasts.  Otherwise what s->run still holds goes back to
+ * the front of the queue and s back to the idle sessions (with a worker
+ * woken for what is queued).  *same as for jobs_take().
+ */
+static struct job *
+jobs_next(struct job_queue *q, struct token_session *s, uint64_t until_us,
+	  int *same)
+{
+	/* a loop thread (time-limited) takes only what may run in place */
+	int in_place_only = until_us != UINT64_MAX;
+	int in_time = !in_place_only || p11a_clock_us() < until_us;
+	struct job *j = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	if (s->run != NULL && !in_time) {
+		jobs_push_front_locked(q, s->run);
+		s->run = NULL;
+	}
+	if (s->run != NULL) {
+		j = s->run;
+		s->run = j->next;
+		j->next = NULL;
+	} else if (q->head != NULL && in_time &&
+		   (!in_place_only || q->head->in_place)) {
+		j = jobs_pop_run_locked(q, s, in_place_only);
+	} else {
+		q->idle[q->n_idle++] = s;
+		if (q->head != NULL)
+			pthread_cond_signal(&q->ready);
+	}
+	if (j != NULL)
+		*same = jobs_owner_follows(j, s->run);
+	pthread_mutex_unlock(&q->lock);
+	return j;
+}
+
+/*
+ * Run j on session s, then s->run and what is queued, back to back (no
+ * hand-over, no wake-up) until there is nothing left or until_us, then
+ * give s back.  Replies to consecutive jobs of one owner (a pipelining
+ * client) are held and go out together after the last of them; same:
+ * whether the job after j has its owner.
  */
 static void
 jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
-	       uint64_t until_us)
+	       uint64_t until_us, int same)
 {
 	struct job_queue *q = t->queue;
 	const void *held = NULL; /* the owner whose replies are held */
 	unsigned n_held = 0;
-	int same = jobs_head_shares_owner(q, j);
 
 	do {
 		/*
-		 * The job taken may not be the one seen queued (another thread
-		 * took that): what is held goes out before a job of another
-		 * owner runs, and at least every JOBS_BATCH_MAX replies.
+		 * The job taken may not be the one seen next (the monitor gave
+		 * that back to the queue): what is held goes out before a job
+		 * of another owner runs, and at least every JOBS_BATCH_MAX.
 		 */
 		if (held != NULL &&
 		    (j->owner != held || n_held >= JOBS_BATCH_MAX)) {
@@ -178,9 +262,10 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 			n_held = 0;
 		}
 		token_session_refresh(t, s);
+		atomic_store(&s->started_ms, p11a_clock_ms());
 		j->run(j, t, s);
 		n_held += held != NULL;
-	} while ((j = jobs_next_or_release(q, s, until_us, &same)) != NULL);
+	} while ((j = jobs_next(q, s, until_us, &same)) != NULL);
 	if (held != NULL)
 		batching.release();
 }
@@ -192,9 +277,10 @@ jobs_worker(void *arg)
 	struct job_queue *q = t->queue;
 	struct token_session *s = NULL;
 	struct job *j;
+	int same = 0;
 
-	while ((j = jobs_take(q, &s)) != NULL)
-		jobs_run_batch(t, j, s, UINT64_MAX);
+	while ((j = jobs_take(q, &s, &same)) != NULL)
+		jobs_run_batch(t, j, s, UINT64_MAX, same);
 	atomic_fetch_sub(&q->running, 1);
 	return NULL;
 }
@@ -230,6 +316,7 @@ jobs_start(struct token *t)
 	}
 	for (unsigned i = 0; i < t->n_sessions; i++)
 		q->idle[q->n_idle++] = &t->sessions[i];
+	q->n_sessions = t->n_sessions;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	t->queue = q;
@@ -252,12 +339,21 @@ jobs_track_locked(struct job_queue *q, struct job *j)
 	q->tracked = j;
 }
 
+/* What jobs_enqueue() does with a job. */
+enum jobs_mode {
+	JOBS_QUEUE,  /* on the queue */
+	JOBS_INLINE, /* to the caller with an idle session, if nothing waits */
+	JOBS_KEEP,   /* stays with the caller, who runs it after its first */
+};
+
 /*
- * Queue j, or with s != NULL hand the caller an idle session to run it
- * on at once when nothing is waiting before it.
+ * Queue j, or with JOBS_INLINE hand the caller an idle session (*s) to
+ * run it on at once when nothing is waiting before it, or with JOBS_KEEP
+ * only accept and track it for a caller that already has a session.
  */
 static int
-jobs_enqueue(struct token *t, struct job *j, struct token_session **s)
+jobs_enqueue(struct token *t, struct job *j, enum jobs_mode mode,
+	     struct token_session **s)
 {
 	struct job_queue *q = t->queue;
 	int r = P11A_OK;
@@ -272,20 +368,15 @@ jobs_enqueue(struct token *t, struct job *j, struct token_session **s)
 		r = P11A_ERR_SHUTTING_DOWN;
 		goto out;
 	}
-	if (s != NULL && q->head == NULL && q->n_idle > 0) {
+	if (mode == JOBS_INLINE && q->head == NULL && q->n_idle > 0) {
 		*s = q->idle[--q->n_idle];
 		atomic_fetch_add(&q->inline_running, 1);
 	} else if (j->deadline_ms != 0 && q->pending >= JOBS_MAX_PENDING) {
 		/* client requests only: control jobs must always get in */
 		r = P11A_ERR_BUSY;
 		goto out;
-	} else {
-		if (q->tail != NULL)
-			q->tail->next = j;
-		else
-			q->head = j;
-		q->tail = j;
-		q->pending++;
+	} else if (mode != JOBS_KEEP) {
+		jobs_push_back_locked(q, j);
 		if (q->n_idle > 0)
 			pthread_cond_signal(&q->ready);
 	}
@@ -299,24 +390,82 @@ out:
 int
 jobs_submit(struct token *t, struct job *j)
 {
-	return jobs_enqueue(t, j, NULL);
+	return jobs_enqueue(t, j, JOBS_QUEUE, NULL);
 }
 
 int
 jobs_submit_inline(struct token *t, struct job *j, struct token_session **s)
 {
 	*s = NULL;
-	return jobs_enqueue(t, j, s);
+	return jobs_enqueue(t, j, JOBS_INLINE, s);
+}
+
+int
+jobs_keep(struct token *t, struct job *j)
+{
+	return jobs_enqueue(t, j, JOBS_KEEP, NULL);
+}
+
+/*
+ * A burst of requests kept by a loop thread (a pipelining client's), now
+ * in s->run behind j: when a session is idle, the later half goes to the
+ * queue for a worker, so that the burst is signed on two sessions at once.
+ */
+static void
+jobs_share_run_locked(struct job_queue *q, struct token_session *s)
+{
+	struct job *mid = s->run;
+	unsigned n, keep;
+
+	if (mid == NULL || q->n_idle == 0)
+		return;
+	jobs_chain_last(mid, &n);
+	if (n + 1 <= JOBS_SHARE_MIN)
+		return;
+	/* j and the first (n + 1) / 2 - 1 of the run stay */
+	for (keep = 1; keep + 1 < (n + 2) / 2; keep++)
+		mid = mid->next;
+	jobs_push_back_locked(q, mid->next);
+	mid->next = NULL;
+	pthread_cond_signal(&q->ready);
 }
 
 void
 jobs_run_inline(struct token *t, struct job *j, struct token_session *s)
 {
 	struct job_queue *q = t->queue;
+	int same;
 
+	pthread_mutex_lock(&q->lock);
+	s->run = j->next;
+	j->next = NULL;
+	jobs_share_run_locked(q, s);
+	same = jobs_owner_follows(j, s->run);
+	pthread_mutex_unlock(&q->lock);
 	/* then back to the loop's clients, well before the rescue would */
-	jobs_run_batch(t, j, s, p11a_clock_us() + JOBS_INLINE_BUDGET_US);
+	jobs_run_batch(t, j, s, p11a_clock_us() + JOBS_INLINE_BUDGET_US, same);
 	atomic_fetch_sub(&q->inline_running, 1);
+}
+
+void
+jobs_unstick(struct token *t, uint64_t now_ms)
+{
+	struct job_queue *q = t->queue;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (unsigned i = 0; i < t->n_sessions; i++) {
+		struct token_session *s = &t->sessions[i];
+
+		if (s->run == NULL ||
+		    now_ms < atomic_load(&s->started_ms) + JOBS_STUCK_MS)
+			continue;
+		jobs_push_front_locked(q, s->run);
+		s->run = NULL;
+		pthread_cond_signal(&q->ready);
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 void

@@ -55,13 +55,23 @@ int jobs_submit(struct token *t, struct job *j);
 int jobs_submit_inline(struct token *t, struct job *j,
 		       struct token_session **s);
 /*
+ * For a caller that holds a session from jobs_submit_inline(): j stays
+ * with the caller, who links it behind the job it runs first (by next)
+ * and passes that chain to jobs_run_inline().  Tracked and refused as
+ * with jobs_submit().
+ */
+int jobs_keep(struct token *t, struct job *j);
+/*
  * Replies of consecutive jobs of one owner can go out together: hold(owner)
  * before the first runs, release() after the last.  Set once at start-up.
  */
 void jobs_set_batching(void (*hold)(const void *owner), void (*release)(void));
 /*
- * Run a job jobs_submit_inline() kept for the caller, and what queued up
- * behind it for a short while; then the session is idle again.
+ * Run a job jobs_submit_inline() kept for the caller, the jobs_keep() ones
+ * linked behind it, and what queued up behind them for a short while;
+ * then the session is idle again.  When another session is idle, the
+ * later half of a long chain goes to the queue for a worker; kept jobs
+ * left when the time is up go to the front of the queue.
  */
 void jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
 /*
@@ -81,6 +91,11 @@ void jobs_free(struct token *t);
 void jobs_cancel_owner(struct token *t, const void *owner);
 /* Jobs waiting (not yet taken by a worker). */
 unsigned jobs_pending(struct token *t);
+/*
+ * Monitor: jobs a thread took to run after the one it is stuck in (a
+ * session busy for JOBS_STUCK_MS) go back to the queue for the others.
+ */
+void jobs_unstick(struct token *t, uint64_t now_ms);
 /* Answer every tracked job of the token whose deadline is before now. */
 void jobs_expire(struct token *t, uint64_t now_ms);
 /* 1 if the caller is the first to answer this job. */

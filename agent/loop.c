@@ -21,9 +21,9 @@
 /* tokens slower than this per signature are never signed on in place */
 #define LOOP_SLOW_TOKEN_US 20000u
 
-/* A SIGN kept for the loop thread that read it. */
+/* The SIGNs kept for the loop thread that read them. */
 struct loop_deferred {
-	struct job *job;
+	struct job *job, *last; /* linked by next */
 	struct token *token;
 	struct token_session *session;
 };
@@ -146,7 +146,18 @@ loop_submit(struct token *t, struct job *j)
 
 	if (l == NULL || !j->in_place || token_is_slow(t))
 		return jobs_submit(t, j);
-	/* one kept job per wake-up: the others go to the workers at once */
+	/*
+	 * Later SIGNs of this wake-up for the same token follow the first on
+	 * its session: a pipelining client's requests then cost no hand-over
+	 * to a worker and their replies go out together.
+	 */
+	if (l->deferred.job != NULL && l->deferred.token == t) {
+		if ((r = jobs_keep(t, j)) == P11A_OK) {
+			l->deferred.last->next = j;
+			l->deferred.last = j;
+		}
+		return r;
+	}
 	if (l->deferred.job != NULL) {
 		l->queued = 1;
 		return jobs_submit(t, j);
@@ -155,7 +166,7 @@ loop_submit(struct token *t, struct job *j)
 		l->queued = 1;
 		return r;
 	}
-	l->deferred.job = j;
+	l->deferred.job = l->deferred.last = j;
 	l->deferred.token = t;
 	l->deferred.session = s;
 	return P11A_OK;

@@ -101,8 +101,10 @@ monitor_main(void *arg)
 	while (!atomic_load(&mon.stop)) {
 		uint64_t now = jobs_now_ms();
 
-		for (size_t i = 0; i < ms->n_tokens; i++)
+		for (size_t i = 0; i < ms->n_tokens; i++) {
 			jobs_expire(ms->tokens[i], now);
+			jobs_unstick(ms->tokens[i], now);
+		}
 		monitor_idle_lock(now);
 		loops_rescue(now);
 		conn_flush_held(now, HELD_MAX_AGE_MS);

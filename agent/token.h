@@ -24,9 +24,17 @@
 struct job_queue;
 
 /* A worker's session; reopened when the token's epoch moves on. */
+struct job;
+
 struct token_session {
 	CK_SESSION_HANDLE h;
 	unsigned epoch;
+	/*
+	 * Jobs the thread using the session took to run next (jobs.c; under
+	 * the queue's lock), and when its current job started.
+	 */
+	struct job *run;
+	atomic_uint_fast64_t started_ms;
 };
 
 enum token_state {

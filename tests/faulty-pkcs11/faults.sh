@@ -10,6 +10,9 @@
 #   fault_expect RESULT ARGS  run p11a-try ARGS, fail unless its result
 #                             (OK or an error name) is RESULT
 #   fault_sign_verify ID SCHEME DIR NAME   sign with p11a-try, verify
+#   fault_start_one_ec ARGS   token A with P-256 key a-ec, the agent with
+#                             ARGS; its identity in $FAULT_ID
+#   fault_pipelined_signs ID N   N SIGNs in one write, replies as printed
 #   fault_wait_flags token|identity LABEL FLAGS [SECONDS]
 #   fault_count REGEX         lines of the shim's call log matching REGEX
 #   now_ms                    monotonic-enough wall clock in ms
@@ -37,6 +40,30 @@ fault_start_agent() {
 	shim=$(realpath "$FAULTY_PKCS11")
 	P11A_MODULE=$shim p11a_start_agent \
 		--allow-module "$(dirname "$shim")/*" "$@"
+}
+
+# Token A (PIN 1111) with the P-256 key a-ec, p11agentd on it with ARGS;
+# the key's identity in FAULT_ID, checked with one verified signature.
+fault_start_one_ec() {
+	p11a_make_token A 1111 a-ec:p256
+	export P11A_PIN=1111
+	fault_start_agent --pin-source env:P11A_PIN "$@"
+	p11a_list
+	FAULT_ID=$(p11a_identity_id a-ec)
+	fault_sign_verify "$FAULT_ID" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
+}
+
+# fault_pipelined_signs ID N: N P-256 SIGN requests for identity ID on
+# one connection, sent in one write (pipelined_signs.py), of the 130-byte
+# message $P11A_TMP/msg.  Prints a line per reply: request id, OK or the
+# error code, ms since sending; signatures go to $P11A_TMP/sigs/sig.ID.
+fault_pipelined_signs() {
+	p11a_random_file "$P11A_TMP/msg" 130
+	rm -rf "$P11A_TMP/sigs"
+	mkdir "$P11A_TMP/sigs"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/pipelined_signs.py" \
+		"$P11AGENT_SOCK" "$1" ecdsa_secp256r1_sha256 "$P11A_TMP/msg" \
+		"$P11A_TMP/sigs" "$2"
 }
 
 # Atomically replace the control file (a rename, so the shim never reads

@@ -33,6 +33,8 @@
  *   hang 0|1             C_Sign blocks while this says 1
  *   hang_after N         the next N C_Sign pass, the ones after block
  *                        while this line stays
+ *   hang_one N           the next N C_Sign pass, the one after blocks
+ *                        while this line stays, later ones pass
  *   seq N                ignored; changes the content to re-arm faults
  *
  * Only C_GetFunctionList is exported.  PINs are passed through, never
@@ -64,6 +66,7 @@ struct faults {
 	long delay_ms;
 	int hang;
 	long hang_after; /* 0: off; else C_Sign calls to pass + 1 */
+	long hang_one;	 /* as hang_after; -1: the one is hanging */
 };
 
 static struct {
@@ -109,6 +112,8 @@ parse_line(struct faults *f, const char *key, const char *val)
 		f->hang = parse_long(val) != 0;
 	else if (strcmp(key, "hang_after") == 0)
 		f->hang_after = parse_long(val) + 1;
+	else if (strcmp(key, "hang_one") == 0)
+		f->hang_one = parse_long(val) + 1;
 }
 
 static void
@@ -459,7 +464,7 @@ static CK_RV
 sign_fault(CK_SLOT_ID slot)
 {
 	CK_RV rv = CKR_OK;
-	int passes = 0;
+	int passes = 0, the_one = 0;
 	long delay;
 
 	pthread_mutex_lock(&shim.lock);
@@ -474,6 +479,11 @@ sign_fault(CK_SLOT_ID slot)
 		shim.f.hang_after--;
 		passes = 1;
 	}
+	if (shim.f.hang_one > 0 && targets_slot_locked(slot)) {
+		the_one = --shim.f.hang_one == 0;
+		if (the_one)
+			shim.f.hang_one = -1;
+	}
 	pthread_mutex_unlock(&shim.lock);
 	if (delay > 0)
 		sleep_ms(delay);
@@ -482,7 +492,8 @@ sign_fault(CK_SLOT_ID slot)
 
 		pthread_mutex_lock(&shim.lock);
 		refresh_locked();
-		hang = (shim.f.hang || (!passes && shim.f.hang_after == 1)) &&
+		hang = (shim.f.hang || (!passes && shim.f.hang_after == 1) ||
+			(the_one && shim.f.hang_one == -1)) &&
 		       targets_slot_locked(slot);
 		pthread_mutex_unlock(&shim.lock);
 		if (!hang)

@@ -10,19 +10,12 @@ set -euo pipefail
 command -v python3 >/dev/null 2>&1 || p11a_skip "python3 not installed"
 
 fault_setup
-p11a_make_token A 1111 a-ec:p256
-export P11A_PIN=1111
-fault_start_agent --pin-source env:P11A_PIN --workers 1 --loops 1 \
+fault_start_one_ec --workers 1 --loops 1 \
 	--request-timeout 2
-p11a_list
-a=$(p11a_identity_id a-ec)
-fault_sign_verify "$a" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
+a=$FAULT_ID
 
 fault_set "token A" "hang_after 1"
-p11a_random_file "$P11A_TMP/msg" 130
-out=$(python3 "$(dirname "${BASH_SOURCE[0]}")/two_pipelined_signs.py" \
-	"$P11AGENT_SOCK" "$a" ecdsa_secp256r1_sha256 "$P11A_TMP/msg" \
-	"$P11A_TMP/sig1")
+out=$(fault_pipelined_signs "$a" 2)
 echo "$out"
 read -r id1 res1 ms1 < <(sed -n 1p <<<"$out")
 read -r id2 res2 ms2 < <(sed -n 2p <<<"$out")
@@ -30,7 +23,7 @@ read -r id2 res2 ms2 < <(sed -n 2p <<<"$out")
 	p11a_fail "first reply was '$id1 $res1', expected request 1 OK"
 ((ms1 < 1000)) ||
 	p11a_fail "request 1's signature came after $ms1 ms: held behind the hung request"
-p11a_verify "$P11A_TMP/sig1" "$P11A_TMP/msg" "$P11A_TMP/A/a-ec.pub.pem" \
+p11a_verify "$P11A_TMP/sigs/sig.1" "$P11A_TMP/msg" "$P11A_TMP/A/a-ec.pub.pem" \
 	ecdsa_secp256r1_sha256
 timeout_code=19 # P11A_ERR_TIMEOUT, include/p11agent/error.h
 [[ $id2 == 2 && $res2 == "$timeout_code" ]] ||
