@@ -143,16 +143,21 @@ jobs_pop_run_locked(struct job_queue *q, struct token_session *s,
 	return j;
 }
 
-static struct {
-	void (*hold)(const void *owner);
-	void (*release)(void);
-} batching;
+typedef void (*jobs_hold_fn)(const void *owner);
+typedef void (*jobs_release_fn)(void);
+
+/*
+ * Set once by the server, which starts after the tokens' workers: atomic,
+ * since a worker may already look at them for a control job.
+ */
+static _Atomic(jobs_hold_fn) batching_hold;
+static _Atomic(jobs_release_fn) batching_release;
 
 void
 jobs_set_batching(void (*hold)(const void *owner), void (*release)(void))
 {
-	batching.hold = hold;
-	batching.release = release;
+	atomic_store(&batching_release, release);
+	atomic_store(&batching_hold, hold);
 }
 
 /*
@@ -162,8 +167,8 @@ jobs_set_batching(void (*hold)(const void *owner), void (*release)(void))
 static int
 jobs_owner_follows(const struct job *j, const struct job *next)
 {
-	return batching.hold != NULL && j->owner != NULL && next != NULL &&
-	       next->owner == j->owner;
+	return j->owner != NULL && next != NULL &&
+	       atomic_load(&batching_hold) != NULL && next->owner == j->owner;
 }
 
 /*
@@ -253,11 +258,11 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 		 */
 		if (held != NULL &&
 		    (j->owner != held || n_held >= JOBS_BATCH_MAX)) {
-			batching.release();
+			atomic_load (&batching_release)();
 			held = NULL;
 		}
 		if (held == NULL && same) {
-			batching.hold(j->owner);
+			atomic_load (&batching_hold)(j->owner);
 			held = j->owner;
 			n_held = 0;
 		}
@@ -267,7 +272,7 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 		n_held += held != NULL;
 	} while ((j = jobs_next(q, s, until_us, &same)) != NULL);
 	if (held != NULL)
-		batching.release();
+		atomic_load (&batching_release)();
 }
 
 static void *
