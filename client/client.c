@@ -42,9 +42,7 @@
 #define READ_CHUNK 16384u
 /* frame header + largest body, plus room for one read past it */
 #define IN_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME + READ_CHUNK)
-/* room for one request of any size behind queued ones (queue_sign) */
-#define QUEUE_ROOM (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
-#define OUT_MAX (2 * QUEUE_ROOM)
+#define OUT_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
 #define MESSAGE_MAX 512
 /* P11AGENT_SPIN_USEC when unset; see fill_in() */
 #define SPIN_DEFAULT_US 250u
@@ -73,6 +71,8 @@ struct p11a_client {
 	struct p11a_buf out;
 	struct p11a_hello hello;
 	size_t outstanding; /* pipelined SIGNs not yet returned by recv */
+	/* of those, lost in a break no pipelining call has reported yet */
+	size_t lost;
 	struct pending_frame *pending;
 	size_t n_pending; /* queued frames start at pending[0] */
 	size_t pending_cap;
@@ -144,6 +144,7 @@ static int
 set_broken(p11a_client *c, int r)
 {
 	c->broken = r;
+	c->lost += c->outstanding - c->n_pending;
 	c->outstanding = c->n_pending;
 	return r;
 }
@@ -185,6 +186,21 @@ flush_out(p11a_client *c)
 	}
 	p11a_buf_reset(&c->out);
 	return r;
+}
+
+/*
+ * A call that sends its own request: queued SIGNs go out first, so the
+ * request is encoded into an empty buffer (whose size is the largest
+ * frame the agent takes) and its reply is read after theirs.
+ */
+static int
+begin_request(p11a_client *c)
+{
+	int r;
+
+	if ((r = begin_call(c)) != P11A_OK)
+		return r;
+	return flush_out(c);
 }
 
 /* Wipe every byte the output buffer holds, e.g. after a PIN. */
@@ -500,7 +516,7 @@ empty_request(p11a_client *c, uint8_t type, uint8_t reply_type,
 	uint32_t id;
 	int r;
 
-	if ((r = begin_call(c)) != P11A_OK)
+	if ((r = begin_request(c)) != P11A_OK)
 		return r;
 	id = next_request_id(c);
 	if ((r = p11a_encode_empty(&c->out, type, id)) != P11A_OK)
@@ -614,7 +630,7 @@ static int
 may_reconnect(const p11a_client *c)
 {
 	return c->broken == P11A_ERR_IO && c->outstanding == 0 &&
-	       c->n_pending == 0 && c->path != NULL;
+	       c->n_pending == 0 && c->lost == 0 && c->path != NULL;
 }
 
 /* Drop the broken socket and connect to the same path again. */
@@ -850,7 +866,7 @@ sign_once(p11a_client *c, const struct p11a_sign_request *req, uint8_t **sig,
 	uint32_t id = 0;
 	int r;
 
-	if ((r = begin_call(c)) != P11A_OK ||
+	if ((r = begin_request(c)) != P11A_OK ||
 	    (r = encode_sign(c, req, &id)) != P11A_OK ||
 	    (r = transact(c, id, P11A_MSG_SIGNATURE, &f)) != P11A_OK)
 		return r;
@@ -931,7 +947,7 @@ p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin)
 		return r;
 	if (pin == NULL)
 		return set_message(c, P11A_ERR_INVALID_ARGUMENT, "no PIN");
-	/* queued requests go out now: the buffer is wiped after the PIN */
+	/* queued requests go out first: the buffer is wiped after the PIN */
 	if ((r = flush_out(c)) != P11A_OK)
 		return r;
 	id = next_request_id(c);
@@ -973,15 +989,31 @@ queue_sign(p11a_client *c, const struct p11a_sign_request *req,
 	while (retry_after_break(c, &r, &tried));
 	if (r != P11A_OK)
 		return r;
-	/* a full buffer goes out first, so a queue never limits a request */
-	if (p11a_buf_remaining(&c->out) > OUT_MAX - QUEUE_ROOM &&
-	    (r = flush_out(c)) != P11A_OK)
-		return r;
-	if ((r = encode_sign(c, req, &id)) != P11A_OK)
+	/*
+	 * The buffer holds one frame of the largest size the agent takes: when
+	 * queued requests leave no room for this one, they go out first.
+	 */
+	r = encode_sign(c, req, &id);
+	if (r == P11A_ERR_FRAME_TOO_LARGE && p11a_buf_remaining(&c->out) > 0 &&
+	    (r = flush_out(c)) == P11A_OK)
+		r = encode_sign(c, req, &id);
+	if (r != P11A_OK)
 		return r;
 	c->outstanding++;
 	*req_id = id;
 	return P11A_OK;
+}
+
+/*
+ * A pipelining call returns r: P11A_ERR_IO tells its caller that the
+ * requests in flight are lost, so the connection may be replaced now.
+ */
+static int
+pipelining_result(p11a_client *c, int r)
+{
+	if (r == P11A_ERR_IO && c != NULL)
+		c->lost = 0;
+	return r;
 }
 
 int
@@ -990,16 +1022,16 @@ p11a_client_send_sign(p11a_client *c, const struct p11a_sign_request *req,
 {
 	int r;
 
-	if ((r = queue_sign(c, req, req_id)) != P11A_OK)
-		return r;
-	return flush_out(c);
+	if ((r = queue_sign(c, req, req_id)) == P11A_OK)
+		r = flush_out(c);
+	return pipelining_result(c, r);
 }
 
 int
 p11a_client_queue_sign(p11a_client *c, const struct p11a_sign_request *req,
 		       uint32_t *req_id)
 {
-	return queue_sign(c, req, req_id);
+	return pipelining_result(c, queue_sign(c, req, req_id));
 }
 
 int
@@ -1007,9 +1039,9 @@ p11a_client_flush(p11a_client *c)
 {
 	int r;
 
-	if ((r = begin_call(c)) != P11A_OK)
-		return r;
-	return flush_out(c);
+	if ((r = begin_call(c)) == P11A_OK)
+		r = flush_out(c);
+	return pipelining_result(c, r);
 }
 
 /* Fill a p11a_reply from a SIGNATURE or ERROR frame. */
@@ -1050,8 +1082,13 @@ p11a_client_recv(p11a_client *c, struct p11a_reply *reply)
 	if (c == NULL)
 		return P11A_ERR_INVALID_ARGUMENT;
 	/* replies queued before a break are still delivered */
+	if (c->n_pending == 0 && c->lost > 0)
+		return pipelining_result(
+			c, set_message(c, P11A_ERR_IO,
+				       "the connection to the agent broke "
+				       "before the replies came"));
 	if (c->n_pending == 0 && (r = begin_call(c)) != P11A_OK)
-		return r;
+		return pipelining_result(c, r);
 	if (c->outstanding == 0)
 		return set_message(c, P11A_ERR_INVALID_ARGUMENT,
 				   "no request is waiting for a reply");
@@ -1072,7 +1109,7 @@ out:
 	free(pf.payload);
 	if (r != P11A_OK)
 		p11a_reply_free(reply);
-	return r;
+	return pipelining_result(c, r);
 }
 
 void

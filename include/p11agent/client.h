@@ -4,8 +4,9 @@
  * Every function returns a p11a_err code (0 on success).  A connection is
  * not thread-safe: use one per thread, or serialise calls on it.  Blocking
  * calls send one request and wait for its reply.  To pipeline, send
- * several requests with p11a_client_send_sign() and collect the replies
- * with p11a_client_recv() in whatever order the agent answers.
+ * several requests with p11a_client_send_sign() (or queue them with
+ * p11a_client_queue_sign(), to write them together) and collect the
+ * replies with p11a_client_recv() in whatever order the agent answers.
  *
  * Reconnecting: when the connection breaks on I/O (the agent was
  * restarted, or closed an idle connection), the idempotent calls
@@ -14,7 +15,9 @@
  * per call, and repeat their request there; if that fails they return
  * the error (P11A_ERR_CONNECT while no agent listens) and the next such
  * call tries again.  They do so only when no pipelined request is
- * waiting for its reply: a break loses every outstanding reply, so
+ * waiting for its reply or queued, and no such request was lost without
+ * a pipelining call (send, queue, flush, recv) having returned
+ * P11A_ERR_IO since: a break loses every outstanding reply, so
  * p11a_client_recv() then returns P11A_ERR_IO, forgets the outstanding
  * requests, and the caller decides which to send again.
  * p11a_client_lock() and p11a_client_unlock() are not idempotent and
@@ -64,7 +67,11 @@ int p11a_client_connect(const char *path, p11a_client **out);
 int p11a_client_connect_msg(const char *path, p11a_client **out, char *msg,
 			    size_t msg_len);
 
-/* p11a_client_close - close the connection and free it; NULL is fine. */
+/*
+ * p11a_client_close - close the connection and free it; NULL is fine.
+ * Requests queued with p11a_client_queue_sign() and not yet written are
+ * dropped.
+ */
 void p11a_client_close(p11a_client *c);
 
 /* p11a_client_hello - the agent's HELLO reply (owned by the client). */

@@ -16,6 +16,14 @@
  * next quarter by a STATUS call made in the middle (its own reply must
  * come back while the signatures are pending) and the rest by the first
  * p11a_client_recv(), which must write them before it waits.
+ *
+ *   pipeline_test --lost SOCKET   (the agent runs with --idle-timeout 1)
+ *
+ * A request queued on a connection the agent has since closed is lost
+ * when the next call writes it: that call must fail with P11A_ERR_IO
+ * instead of reconnecting behind the caller's back, p11a_client_recv()
+ * must then report the loss once (P11A_ERR_IO), and only after that may
+ * a call connect again.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -359,6 +367,68 @@ recv_all(p11a_client *c, EVP_PKEY **keys, struct request *reqs,
 	return failures;
 }
 
+/* Expect r == want from what; 0 when it is. */
+static int
+expect_result(p11a_client *c, int r, int want, const char *what)
+{
+	if (r == want)
+		return 0;
+	fail("%s returned %s (%s), expected %s", what, p11a_err_name(r),
+	     p11a_client_last_message(c), p11a_err_name(want));
+	return -1;
+}
+
+/* --lost: see the top of the file.  Exit status. */
+static int
+lost_request_test(const char *path)
+{
+	struct p11a_identity_list list = {0};
+	struct p11a_status st = {0};
+	struct p11a_sign_request sr;
+	struct p11a_reply rep = {0};
+	uint8_t data[32] = {1};
+	p11a_client *c = NULL;
+	uint32_t id;
+	int rc = 1;
+
+	if (expect_result(c, p11a_client_connect(path, &c), 0, "connect") ||
+	    expect_result(c, p11a_client_list(c, &list), 0, "list"))
+		goto out;
+	if (list.n == 0 || list.items[0].n_schemes == 0) {
+		fail("the agent lists no identity with a scheme");
+		goto out;
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.identity = list.items[0].id;
+	sr.scheme = list.items[0].schemes[0];
+	sr.data = data;
+	sr.data_len = sizeof(data);
+	if (expect_result(c, p11a_client_queue_sign(c, &sr, &id), 0,
+			  "queue_sign"))
+		goto out;
+	/* the agent closes the idle connection meanwhile */
+	sleep(3);
+	if (expect_result(c, p11a_client_status(c, &st), P11A_ERR_IO,
+			  "status with a queued request on a closed "
+			  "connection") ||
+	    expect_result(c, p11a_client_recv(c, &rep), P11A_ERR_IO,
+			  "recv of the lost request"))
+		goto out;
+	p11a_status_free(&st);
+	if (expect_result(c, p11a_client_status(c, &st), 0,
+			  "status after the loss was reported"))
+		goto out;
+	printf("pipeline_test: the lost request was reported, then the "
+	       "connection replaced\n");
+	rc = 0;
+out:
+	p11a_reply_free(&rep);
+	p11a_status_free(&st);
+	p11a_identity_list_free(&list);
+	p11a_client_close(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -371,6 +441,8 @@ main(int argc, char **argv)
 	int r, rc = 1;
 
 	alarm(TIME_LIMIT);
+	if (argc > 2 && strcmp(argv[1], "--lost") == 0)
+		return lost_request_test(argv[2]);
 	if (argc > 1 && strcmp(argv[1], "--queue") == 0) {
 		queue_mode = 1;
 		argv++;

@@ -3,7 +3,10 @@
 # RSA, ECDSA and Ed25519 identities: every reply arrives once and every
 # signature verifies.  Then the same with the requests queued in the
 # library (p11a_client_queue_sign) and written by a flush, by a call made
-# in between and by the first receive.
+# in between and by the first receive; again with an agent that takes
+# frames of at most 4 KiB (the queue goes out when it is full).  Last, a
+# request queued on a connection the agent closed (--idle-timeout 1) is
+# reported lost, not silently dropped by a reconnecting call.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,6 +22,16 @@ p11a_expect_output_matches '4 identities, 200 signatures verified$'
 p11a_expect_exit 0 "$P11A_PIPELINE_TEST" --queue "$P11AGENT_SOCK"
 echo "$P11A_OUTPUT"
 p11a_expect_output_matches '4 identities, 200 signatures verified \(queued\)'
+p11a_stop_agent
+
+p11a_start_agent --pin-source env:P11A_PIN --workers 2 --max-frame 4096 \
+	--idle-timeout 1
+p11a_expect_exit 0 "$P11A_PIPELINE_TEST" --queue "$P11AGENT_SOCK"
+echo "$P11A_OUTPUT"
+p11a_expect_output_matches '4 identities, 200 signatures verified \(queued\)'
+p11a_expect_exit 0 "$P11A_PIPELINE_TEST" --lost "$P11AGENT_SOCK"
+echo "$P11A_OUTPUT"
+p11a_expect_output_matches 'lost request was reported'
 
 rc=0
 p11a_stop_agent || rc=$?
