@@ -40,7 +40,6 @@ struct job_queue {
 	 */
 	struct token_session **idle;
 	unsigned n_idle;
-	unsigned n_sessions;
 	pthread_t *threads;
 	unsigned n_threads;
 	atomic_uint running;	    /* workers that have not exited */
@@ -120,14 +119,15 @@ jobs_push_back_locked(struct job_queue *q, struct job *first)
  * Take the first queued job for session s and, into s->run, the jobs of
  * the same owner that follow it: one thread then answers a pipelining
  * client's requests together, in one write.  At most JOBS_BATCH_MAX, and
- * a fair share of what is queued, so that one client keeps every session
- * busy; with in_place_only, only jobs that may run in place.
+ * a fair share of what is queued among this thread and the idle sessions,
+ * so that one client keeps them all busy; with in_place_only, only jobs
+ * that may run in place.  Another thread is woken for what is left.
  */
 static struct job *
 jobs_pop_run_locked(struct job_queue *q, struct token_session *s,
 		    int in_place_only)
 {
-	unsigned share = (q->pending + q->n_sessions - 1) / q->n_sessions;
+	unsigned share = (q->pending + q->n_idle) / (q->n_idle + 1);
 	struct job *j = jobs_pop_locked(q), **tail = &s->run;
 	unsigned n = 1;
 
@@ -140,6 +140,11 @@ jobs_pop_run_locked(struct job_queue *q, struct token_session *s,
 		tail = &(*tail)->next;
 		n++;
 	}
+	/* a chain put back on the queue got one wake-up: pass it on */
+	if (q->head != NULL && q->n_idle > 0)
+		pthread_cond_signal(&q->ready);
+	/* the monitor must not see the last job's start for this run */
+	atomic_store(&s->started_ms, p11a_clock_ms());
 	return j;
 }
 
@@ -321,7 +326,6 @@ jobs_start(struct token *t)
 	}
 	for (unsigned i = 0; i < t->n_sessions; i++)
 		q->idle[q->n_idle++] = &t->sessions[i];
-	q->n_sessions = t->n_sessions;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	t->queue = q;
@@ -413,43 +417,47 @@ jobs_keep(struct token *t, struct job *j)
 
 /*
  * A burst of requests kept by a loop thread (a pipelining client's), now
- * in s->run behind j: when a session is idle, the later half goes to the
- * queue for a worker, so that the burst is signed on two sessions at once.
+ * in s->run behind the job it runs first: when a session is idle, the
+ * later half of the burst goes to the queue for a worker, so that it is
+ * signed on two sessions at once.  Returns 1 when it did so.
  */
-static void
+static int
 jobs_share_run_locked(struct job_queue *q, struct token_session *s)
 {
 	struct job *mid = s->run;
-	unsigned n, keep;
+	unsigned n, stay;
 
 	if (mid == NULL || q->n_idle == 0)
-		return;
+		return 0;
 	jobs_chain_last(mid, &n);
+	/* n + 1 jobs with the first: the first (n + 2) / 2 of them stay */
 	if (n + 1 <= JOBS_SHARE_MIN)
-		return;
-	/* j and the first (n + 1) / 2 - 1 of the run stay */
-	for (keep = 1; keep + 1 < (n + 2) / 2; keep++)
+		return 0;
+	for (stay = 1; stay < n / 2; stay++)
 		mid = mid->next;
 	jobs_push_back_locked(q, mid->next);
 	mid->next = NULL;
 	pthread_cond_signal(&q->ready);
+	return 1;
 }
 
-void
+int
 jobs_run_inline(struct token *t, struct job *j, struct token_session *s)
 {
 	struct job_queue *q = t->queue;
-	int same;
+	int same, shared;
 
 	pthread_mutex_lock(&q->lock);
 	s->run = j->next;
 	j->next = NULL;
-	jobs_share_run_locked(q, s);
+	atomic_store(&s->started_ms, p11a_clock_ms());
+	shared = jobs_share_run_locked(q, s);
 	same = jobs_owner_follows(j, s->run);
 	pthread_mutex_unlock(&q->lock);
 	/* then back to the loop's clients, well before the rescue would */
 	jobs_run_batch(t, j, s, p11a_clock_us() + JOBS_INLINE_BUDGET_US, same);
 	atomic_fetch_sub(&q->inline_running, 1);
+	return shared;
 }
 
 void

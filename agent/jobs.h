@@ -71,9 +71,10 @@ void jobs_set_batching(void (*hold)(const void *owner), void (*release)(void));
  * linked behind it, and what queued up behind them for a short while;
  * then the session is idle again.  When another session is idle, the
  * later half of a long chain goes to the queue for a worker; kept jobs
- * left when the time is up go to the front of the queue.
+ * left when the time is up go to the front of the queue.  Returns 1 when
+ * it gave jobs to the queue that way, else 0.
  */
-void jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
+int jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
 /*
  * Stop taking jobs, let the workers finish the queue and join them,
  * waiting at most timeout_ms.  Returns 0, or -1 if a worker is stuck
@@ -85,8 +86,9 @@ int jobs_stop(struct token *t, int timeout_ms);
 /* Release a stopped token's queue; nothing if a worker is stuck. */
 void jobs_free(struct token *t);
 /*
- * Take every queued (not yet running) job of this owner off the queue and
- * discard it, so a client that hung up leaves no backlog behind.
+ * Take every queued job of this owner off the queue and discard it, so a
+ * client that hung up leaves no backlog behind.  Jobs a thread already
+ * took (a run, a loop's kept ones) are skipped when their turn comes.
  */
 void jobs_cancel_owner(struct token *t, const void *owner);
 /* Jobs waiting (not yet taken by a worker). */

@@ -18,12 +18,18 @@
 #define LOOP_TICK_MS 500
 /* threads one loop may collect while tokens hold the others */
 #define LOOP_MAX_THREADS 8
+/*
+ * SIGNs one wake-up keeps for its thread at most (the rest is queued,
+ * where the token's limit on waiting requests applies)
+ */
+#define LOOP_KEEP_MAX 64
 /* tokens slower than this per signature are never signed on in place */
 #define LOOP_SLOW_TOKEN_US 20000u
 
 /* The SIGNs kept for the loop thread that read them. */
 struct loop_deferred {
 	struct job *job, *last; /* linked by next */
+	unsigned n;
 	struct token *token;
 	struct token_session *session;
 };
@@ -151,10 +157,12 @@ loop_submit(struct token *t, struct job *j)
 	 * its session: a pipelining client's requests then cost no hand-over
 	 * to a worker and their replies go out together.
 	 */
-	if (l->deferred.job != NULL && l->deferred.token == t) {
+	if (l->deferred.job != NULL && l->deferred.token == t &&
+	    l->deferred.n < LOOP_KEEP_MAX) {
 		if ((r = jobs_keep(t, j)) == P11A_OK) {
 			l->deferred.last->next = j;
 			l->deferred.last = j;
+			l->deferred.n++;
 		}
 		return r;
 	}
@@ -167,6 +175,7 @@ loop_submit(struct token *t, struct job *j)
 		return r;
 	}
 	l->deferred.job = l->deferred.last = j;
+	l->deferred.n = 1;
 	l->deferred.token = t;
 	l->deferred.session = s;
 	return P11A_OK;
@@ -258,6 +267,7 @@ static int
 loop_run_deferred(struct loop *l)
 {
 	struct loop_deferred d = l->deferred;
+	int shared;
 
 	memset(&l->deferred, 0, sizeof(l->deferred));
 	loop_ensure_standby(l);
@@ -266,7 +276,7 @@ loop_run_deferred(struct loop *l)
 	atomic_fetch_sub(&l->attending, 1);
 	pthread_mutex_unlock(&l->role);
 	current_loop = NULL;
-	jobs_run_inline(d.token, d.job, d.session);
+	shared = jobs_run_inline(d.token, d.job, d.session);
 	pthread_mutex_lock(&lp.spawn_lock);
 	if (loop_thread_spare(l)) {
 		loop_thread_leave(l);
@@ -277,6 +287,9 @@ loop_run_deferred(struct loop *l)
 	atomic_fetch_add(&l->attending, 1);
 	pthread_mutex_lock(&l->role);
 	current_loop = l;
+	/* workers sign part of the burst: the CPU is theirs, not a poller's */
+	if (shared)
+		l->just_served = 0;
 	return 1;
 }
 

@@ -21,11 +21,10 @@
 #include "p11agent/protocol.h"
 #include "pin.h"
 
+struct job;
 struct job_queue;
 
-/* A worker's session; reopened when the token's epoch moves on. */
-struct job;
-
+/* A session of the token; reopened when the token's epoch moves on. */
 struct token_session {
 	CK_SESSION_HANDLE h;
 	unsigned epoch;
