@@ -182,6 +182,29 @@ loop_submit(struct token *t, struct job *j)
 }
 
 /*
+ * Poll the loop's epoll set for up to --spin microseconds, yielding the
+ * CPU between polls; 0 when nothing came (or the CPU had other work).
+ */
+static int
+loop_poll(struct loop *l, struct epoll_event *ev)
+{
+	uint64_t until = p11a_clock_us() + lp.spin_us;
+	struct p11a_spin spin;
+	int n;
+
+	p11a_spin_begin(&spin);
+	do {
+		n = epoll_wait(l->epfd, ev, MAX_EVENTS, 0);
+		if (n != 0)
+			return n;
+		/* a busy CPU: the others' work goes first, we sleep */
+		if (p11a_spin_yield(&spin))
+			break;
+	} while (p11a_clock_us() < until && !atomic_load(&lp.stop));
+	return 0;
+}
+
+/*
  * Wait for events.  Right after serving a request, poll first: the same
  * client's next request usually follows within microseconds.
  */
@@ -190,20 +213,8 @@ loop_wait(struct loop *l, struct epoll_event *ev)
 {
 	int n;
 
-	if (l->just_served && lp.spin_us > 0) {
-		uint64_t until = p11a_clock_us() + lp.spin_us;
-		struct p11a_spin spin;
-
-		p11a_spin_begin(&spin);
-		do {
-			n = epoll_wait(l->epfd, ev, MAX_EVENTS, 0);
-			if (n != 0)
-				return n;
-			/* a busy CPU: the others' work goes first, we sleep */
-			if (p11a_spin_yield(&spin))
-				break;
-		} while (p11a_clock_us() < until && !atomic_load(&lp.stop));
-	}
+	if (l->just_served && lp.spin_us > 0 && (n = loop_poll(l, ev)) != 0)
+		return n;
 	return epoll_wait(l->epfd, ev, MAX_EVENTS, LOOP_TICK_MS);
 }
 
