@@ -17,14 +17,19 @@
 #define JOBS_MAX_PENDING 4096
 /* How long a loop thread that signed in place goes on with the queue. */
 #define JOBS_INLINE_BUDGET_US 2000
-/* A loop thread shares what it kept when it kept more than this. */
-#define JOBS_SHARE_MIN 4
 /*
  * Jobs taken for a session whose current one has run this long go back
  * to the queue, where another session may take them.
  */
 #define JOBS_STUCK_MS 100
-/* Replies of one client held at most before they are written. */
+/*
+ * A thread takes a client's jobs together, and holds their replies to
+ * write them together, for about this long at what each is expected to
+ * take (job.cost_us), at most JOBS_BATCH_MAX: a fast token's replies then
+ * cost one send, and a slow token's go out one by one, as each is ready,
+ * so that its client refills its pipeline and other sessions share it.
+ */
+#define JOBS_RUN_US 1000
 #define JOBS_BATCH_MAX 16
 
 struct job_queue {
@@ -115,10 +120,19 @@ jobs_push_back_locked(struct job_queue *q, struct job *first)
 	q->pending += n;
 }
 
+/* How many jobs like j of one client go together (JOBS_RUN_US). */
+static unsigned
+jobs_run_max(const struct job *j)
+{
+	unsigned n = j->cost_us > 0 ? JOBS_RUN_US / j->cost_us : JOBS_BATCH_MAX;
+
+	return n < 1 ? 1 : n > JOBS_BATCH_MAX ? JOBS_BATCH_MAX : n;
+}
+
 /*
  * Take the first queued job for session s and, into s->run, the jobs of
  * the same owner that follow it: one thread then answers a pipelining
- * client's requests together, in one write.  At most JOBS_BATCH_MAX, and
+ * client's requests together, in one write.  At most jobs_run_max(), and
  * a fair share of what is queued among this thread and the idle sessions,
  * so that one client keeps them all busy; with in_place_only, only jobs
  * that may run in place.  Another thread is woken for what is left.
@@ -129,12 +143,13 @@ jobs_pop_run_locked(struct job_queue *q, struct token_session *s,
 {
 	unsigned share = (q->pending + q->n_idle) / (q->n_idle + 1);
 	struct job *j = jobs_pop_locked(q), **tail = &s->run;
-	unsigned n = 1;
+	unsigned n = 1, run_max;
 
 	if (j == NULL)
 		return NULL;
+	run_max = jobs_run_max(j);
 	while (j->owner != NULL && q->head != NULL &&
-	       q->head->owner == j->owner && n < JOBS_BATCH_MAX && n < share &&
+	       q->head->owner == j->owner && n < run_max && n < share &&
 	       (!in_place_only || q->head->in_place)) {
 		*tail = jobs_pop_locked(q);
 		tail = &(*tail)->next;
@@ -259,10 +274,10 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 		/*
 		 * The job taken may not be the one seen next (the monitor gave
 		 * that back to the queue): what is held goes out before a job
-		 * of another owner runs, and at least every JOBS_BATCH_MAX.
+		 * of another owner runs, and at least every jobs_run_max().
 		 */
 		if (held != NULL &&
-		    (j->owner != held || n_held >= JOBS_BATCH_MAX)) {
+		    (j->owner != held || n_held >= jobs_run_max(j))) {
 			atomic_load (&batching_release)();
 			held = NULL;
 		}
@@ -353,16 +368,18 @@ enum jobs_mode {
 	JOBS_QUEUE,  /* on the queue */
 	JOBS_INLINE, /* to the caller with an idle session, if nothing waits */
 	JOBS_KEEP,   /* stays with the caller, who runs it after its first */
+	JOBS_KEEP_UNLESS_IDLE, /* the same, unless a session is idle */
 };
 
 /*
  * Queue j, or with JOBS_INLINE hand the caller an idle session (*s) to
  * run it on at once when nothing is waiting before it, or with JOBS_KEEP
- * only accept and track it for a caller that already has a session.
+ * only accept and track it for a caller that already has a session
+ * (*kept = 1; JOBS_KEEP_UNLESS_IDLE queues it when a session is idle).
  */
 static int
 jobs_enqueue(struct token *t, struct job *j, enum jobs_mode mode,
-	     struct token_session **s)
+	     struct token_session **s, int *kept)
 {
 	struct job_queue *q = t->queue;
 	int r = P11A_OK;
@@ -384,7 +401,10 @@ jobs_enqueue(struct token *t, struct job *j, enum jobs_mode mode,
 		/* client requests only: control jobs must always get in */
 		r = P11A_ERR_BUSY;
 		goto out;
-	} else if (mode != JOBS_KEEP) {
+	} else if (mode == JOBS_KEEP ||
+		   (mode == JOBS_KEEP_UNLESS_IDLE && q->n_idle == 0)) {
+		*kept = 1;
+	} else {
 		jobs_push_back_locked(q, j);
 		if (q->n_idle > 0)
 			pthread_cond_signal(&q->ready);
@@ -399,65 +419,40 @@ out:
 int
 jobs_submit(struct token *t, struct job *j)
 {
-	return jobs_enqueue(t, j, JOBS_QUEUE, NULL);
+	return jobs_enqueue(t, j, JOBS_QUEUE, NULL, NULL);
 }
 
 int
 jobs_submit_inline(struct token *t, struct job *j, struct token_session **s)
 {
 	*s = NULL;
-	return jobs_enqueue(t, j, JOBS_INLINE, s);
+	return jobs_enqueue(t, j, JOBS_INLINE, s, NULL);
 }
 
 int
-jobs_keep(struct token *t, struct job *j)
+jobs_keep(struct token *t, struct job *j, int unless_idle, int *kept)
 {
-	return jobs_enqueue(t, j, JOBS_KEEP, NULL);
+	*kept = 0;
+	return jobs_enqueue(t, j,
+			    unless_idle ? JOBS_KEEP_UNLESS_IDLE : JOBS_KEEP,
+			    NULL, kept);
 }
 
-/*
- * A burst of requests kept by a loop thread (a pipelining client's), now
- * in s->run behind the job it runs first: when a session is idle, the
- * later half of the burst goes to the queue for a worker, so that it is
- * signed on two sessions at once.  Returns 1 when it did so.
- */
-static int
-jobs_share_run_locked(struct job_queue *q, struct token_session *s)
-{
-	struct job *mid = s->run;
-	unsigned n, stay;
-
-	if (mid == NULL || q->n_idle == 0)
-		return 0;
-	jobs_chain_last(mid, &n);
-	/* n + 1 jobs with the first: the first (n + 2) / 2 of them stay */
-	if (n + 1 <= JOBS_SHARE_MIN)
-		return 0;
-	for (stay = 1; stay < n / 2; stay++)
-		mid = mid->next;
-	jobs_push_back_locked(q, mid->next);
-	mid->next = NULL;
-	pthread_cond_signal(&q->ready);
-	return 1;
-}
-
-int
+void
 jobs_run_inline(struct token *t, struct job *j, struct token_session *s)
 {
 	struct job_queue *q = t->queue;
-	int same, shared;
+	int same;
 
 	pthread_mutex_lock(&q->lock);
 	s->run = j->next;
 	j->next = NULL;
 	atomic_store(&s->started_ms, p11a_clock_ms());
-	shared = jobs_share_run_locked(q, s);
 	same = jobs_owner_follows(j, s->run);
 	pthread_mutex_unlock(&q->lock);
 	/* then back to the loop's clients, well before the rescue would */
 	jobs_run_batch(t, j, s, p11a_clock_us() + JOBS_INLINE_BUDGET_US, same);
 	atomic_fetch_sub(&q->inline_running, 1);
-	return shared;
 }
 
 void

@@ -34,6 +34,8 @@ struct job {
 	void (*discard)(struct job *j, struct token *t);
 	const void *owner; /* e.g. the client connection; may be NULL */
 	int in_place; /* may run on an event-loop thread (never waits long) */
+	/* what it is expected to take on the token, in µs; 0: unknown */
+	uint32_t cost_us;
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: none */
 	atomic_int claimed;
 };
@@ -56,11 +58,12 @@ int jobs_submit_inline(struct token *t, struct job *j,
 		       struct token_session **s);
 /*
  * For a caller that holds a session from jobs_submit_inline(): j stays
- * with the caller, who links it behind the job it runs first (by next)
- * and passes that chain to jobs_run_inline().  Tracked and refused as
- * with jobs_submit().
+ * with the caller (*kept = 1), who links it behind the job it runs first
+ * (by next) and passes that chain to jobs_run_inline(); with unless_idle,
+ * it is queued instead (*kept = 0) when another session is idle to take
+ * it at once.  Tracked and refused as with jobs_submit().
  */
-int jobs_keep(struct token *t, struct job *j);
+int jobs_keep(struct token *t, struct job *j, int unless_idle, int *kept);
 /*
  * Replies of consecutive jobs of one owner can go out together: hold(owner)
  * before the first runs, release() after the last.  Set once at start-up.
@@ -69,12 +72,10 @@ void jobs_set_batching(void (*hold)(const void *owner), void (*release)(void));
 /*
  * Run a job jobs_submit_inline() kept for the caller, the jobs_keep() ones
  * linked behind it, and what queued up behind them for a short while;
- * then the session is idle again.  When another session is idle, the
- * later half of a long chain goes to the queue for a worker; kept jobs
- * left when the time is up go to the front of the queue.  Returns 1 when
- * it gave jobs to the queue that way, else 0.
+ * then the session is idle again.  Kept jobs left when the time is up go
+ * to the front of the queue.
  */
-int jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
+void jobs_run_inline(struct token *t, struct job *j, struct token_session *s);
 /*
  * Stop taking jobs, let the workers finish the queue and join them,
  * waiting at most timeout_ms.  Returns 0, or -1 if a worker is stuck

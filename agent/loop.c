@@ -19,9 +19,13 @@
 /* threads one loop may collect while tokens hold the others */
 #define LOOP_MAX_THREADS 8
 /*
- * SIGNs one wake-up keeps for its thread at most (the rest is queued,
- * where the token's limit on waiting requests applies)
+ * What one wake-up keeps for its thread: SIGNs expected to take this long
+ * together (job.cost_us), and more only while no other session is idle
+ * (a hand-over to a worker costs far less than a slower signature, which
+ * an idle session may make meanwhile); never more than LOOP_KEEP_MAX (the
+ * rest is queued, where the token's limit on waiting requests applies)
  */
+#define LOOP_KEEP_US 300
 #define LOOP_KEEP_MAX 64
 /* tokens slower than this per signature are never signed on in place */
 #define LOOP_SLOW_TOKEN_US 20000u
@@ -30,6 +34,7 @@
 struct loop_deferred {
 	struct job *job, *last; /* linked by next */
 	unsigned n;
+	uint64_t cost_us; /* what they are expected to take (unknown: 1) */
 	struct token *token;
 	struct token_session *session;
 };
@@ -138,9 +143,24 @@ loop_conn_removed(struct loop *l)
 static int
 token_is_slow(struct token *t)
 {
-	uint64_t n = atomic_load(&t->signs);
+	return token_sign_avg_us(t) > LOOP_SLOW_TOKEN_US;
+}
 
-	return n > 0 && atomic_load(&t->sign_usec) / n > LOOP_SLOW_TOKEN_US;
+/* What j is expected to take, for what a wake-up keeps. */
+static uint64_t
+loop_job_cost(const struct job *j)
+{
+	return j->cost_us > 0 ? j->cost_us : 1;
+}
+
+/*
+ * Whether this wake-up keeps enough with j (LOOP_KEEP_US): j then goes
+ * to a worker if a session is idle (loop_submit).
+ */
+static int
+loop_keeps_enough(const struct loop *l, const struct job *j)
+{
+	return l->deferred.cost_us + loop_job_cost(j) > LOOP_KEEP_US;
 }
 
 int
@@ -148,7 +168,7 @@ loop_submit(struct token *t, struct job *j)
 {
 	struct loop *l = current_loop;
 	struct token_session *s = NULL;
-	int r;
+	int r, kept;
 
 	if (l == NULL || !j->in_place || token_is_slow(t))
 		return jobs_submit(t, j);
@@ -157,14 +177,21 @@ loop_submit(struct token *t, struct job *j)
 	 * its session: a pipelining client's requests then cost no hand-over
 	 * to a worker and their replies go out together.
 	 */
+	/* once some went to a worker, the rest follows: halves, not 7 and 1 */
 	if (l->deferred.job != NULL && l->deferred.token == t &&
-	    l->deferred.n < LOOP_KEEP_MAX) {
-		if ((r = jobs_keep(t, j)) == P11A_OK) {
-			l->deferred.last->next = j;
-			l->deferred.last = j;
-			l->deferred.n++;
+	    l->deferred.n < LOOP_KEEP_MAX && !l->queued) {
+		if ((r = jobs_keep(t, j, loop_keeps_enough(l, j), &kept)) !=
+		    P11A_OK)
+			return r;
+		if (!kept) {
+			l->queued = 1;
+			return P11A_OK;
 		}
-		return r;
+		l->deferred.last->next = j;
+		l->deferred.last = j;
+		l->deferred.n++;
+		l->deferred.cost_us += loop_job_cost(j);
+		return P11A_OK;
 	}
 	if (l->deferred.job != NULL) {
 		l->queued = 1;
@@ -176,6 +203,7 @@ loop_submit(struct token *t, struct job *j)
 	}
 	l->deferred.job = l->deferred.last = j;
 	l->deferred.n = 1;
+	l->deferred.cost_us = loop_job_cost(j);
 	l->deferred.token = t;
 	l->deferred.session = s;
 	return P11A_OK;
@@ -278,7 +306,6 @@ static int
 loop_run_deferred(struct loop *l)
 {
 	struct loop_deferred d = l->deferred;
-	int shared;
 
 	memset(&l->deferred, 0, sizeof(l->deferred));
 	loop_ensure_standby(l);
@@ -287,7 +314,7 @@ loop_run_deferred(struct loop *l)
 	atomic_fetch_sub(&l->attending, 1);
 	pthread_mutex_unlock(&l->role);
 	current_loop = NULL;
-	shared = jobs_run_inline(d.token, d.job, d.session);
+	jobs_run_inline(d.token, d.job, d.session);
 	pthread_mutex_lock(&lp.spawn_lock);
 	if (loop_thread_spare(l)) {
 		loop_thread_leave(l);
@@ -298,9 +325,6 @@ loop_run_deferred(struct loop *l)
 	atomic_fetch_add(&l->attending, 1);
 	pthread_mutex_lock(&l->role);
 	current_loop = l;
-	/* workers sign part of the burst: the CPU is theirs, not a poller's */
-	if (shared)
-		l->just_served = 0;
 	return 1;
 }
 

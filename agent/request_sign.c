@@ -184,6 +184,19 @@ sign_job_count(struct agent *a)
 		agent_lock(a, "--max-signs reached");
 }
 
+/*
+ * What a signature with this identity's key is expected to take: its
+ * average so far (0 before the first).
+ */
+static uint32_t
+sign_cost_us(struct identity *id)
+{
+	uint64_t n = atomic_load(&id->signs);
+	uint64_t avg = n > 0 ? atomic_load(&id->sign_usec) / n : 0;
+
+	return avg > UINT32_MAX ? UINT32_MAX : (uint32_t)avg;
+}
+
 /* The end of every SIGN job, run or discarded. */
 static void
 sign_job_finish(struct sign_job *sj, struct token *t)
@@ -223,6 +236,10 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	usec = usec_since(&t0);
 	atomic_fetch_add(&t->sign_usec, usec);
 	atomic_fetch_add(r == P11A_OK ? &t->signs : &t->errors, 1);
+	if (r == P11A_OK) {
+		atomic_fetch_add(&sj->identity->sign_usec, usec);
+		atomic_fetch_add(&sj->identity->signs, 1);
+	}
 	audit_sign(sj->conn, sj->identity, sj->scheme->name, r, usec);
 	if (r == P11A_OK)
 		sign_job_count(sj->agent);
@@ -330,6 +347,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	 * would then need rescuing for every such signature.
 	 */
 	sj->base.in_place = !policy_needs_confirm(id);
+	sj->base.cost_us = sign_cost_us(id);
 	if ((r = loop_submit(id->token, &sj->base)) != P11A_OK) {
 		atomic_fetch_sub(&c->inflight, 1);
 		conn_unref(c);

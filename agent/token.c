@@ -260,3 +260,11 @@ token_free(struct token *t)
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
+
+uint64_t
+token_sign_avg_us(struct token *t)
+{
+	uint64_t n = atomic_load(&t->signs);
+
+	return n > 0 ? atomic_load(&t->sign_usec) / n : 0;
+}

@@ -87,6 +87,9 @@ struct identity {
 	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */
 	CK_OBJECT_CLASS class_private;
 	struct p11a_identity wire; /* what LIST sends; flags set per reply */
+	/* its successful signatures and their time: what the next may cost */
+	atomic_uint_fast64_t signs;
+	atomic_uint_fast64_t sign_usec;
 };
 
 /* Whether SIGN may be queued for this token right now (atomic read). */
@@ -104,6 +107,8 @@ void token_session_refresh(struct token *t, struct token_session *s);
 int token_session_reopen(struct token *t, struct token_session *s);
 /* Mark the token absent (card pulled) or back; logged once per change. */
 void token_set_present(struct token *t, int present);
+/* Average time of the token's successful signatures so far; 0: none yet. */
+uint64_t token_sign_avg_us(struct token *t);
 
 /*
  * Log in on session s with the token's cached PIN (or the protected
