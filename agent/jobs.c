@@ -120,11 +120,14 @@ jobs_push_back_locked(struct job_queue *q, struct job *first)
 	q->pending += n;
 }
 
-/* How many jobs like j of one client go together (JOBS_RUN_US). */
+/*
+ * How many jobs like j of one client go together (JOBS_RUN_US); one
+ * while the cost is unknown.
+ */
 static unsigned
 jobs_run_max(const struct job *j)
 {
-	unsigned n = j->cost_us > 0 ? JOBS_RUN_US / j->cost_us : JOBS_BATCH_MAX;
+	unsigned n = j->cost_us > 0 ? JOBS_RUN_US / j->cost_us : 1;
 
 	return n < 1 ? 1 : n > JOBS_BATCH_MAX ? JOBS_BATCH_MAX : n;
 }
@@ -241,6 +244,8 @@ jobs_next(struct job_queue *q, struct token_session *s, uint64_t until_us,
 		j = s->run;
 		s->run = j->next;
 		j->next = NULL;
+		/* the monitor judges the rest of the run by this one's start */
+		atomic_store(&s->started_ms, p11a_clock_ms());
 	} else if (q->head != NULL && in_time &&
 		   (!in_place_only || q->head->in_place)) {
 		j = jobs_pop_run_locked(q, s, in_place_only);

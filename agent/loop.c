@@ -34,6 +34,7 @@
 struct loop_deferred {
 	struct job *job, *last; /* linked by next */
 	unsigned n;
+	int handed_over;  /* a later SIGN for the token went to the workers */
 	uint64_t cost_us; /* what they are expected to take (unknown: 1) */
 	struct token *token;
 	struct token_session *session;
@@ -49,7 +50,7 @@ struct loop {
 	atomic_uint n_conns;
 	/* the rest belongs to the role holder */
 	struct loop_deferred deferred;
-	int queued;	 /* this wake-up handed a SIGN to the workers */
+	int queued;	 /* this wake-up queued a SIGN (do not spin) */
 	int just_served; /* the last wake-up signed in place: spin */
 };
 
@@ -146,11 +147,14 @@ token_is_slow(struct token *t)
 	return token_sign_avg_us(t) > LOOP_SLOW_TOKEN_US;
 }
 
-/* What j is expected to take, for what a wake-up keeps. */
+/*
+ * What j is expected to take, for what a wake-up keeps; unknown (no
+ * signature on the token yet) counts as a whole LOOP_KEEP_US.
+ */
 static uint64_t
 loop_job_cost(const struct job *j)
 {
-	return j->cost_us > 0 ? j->cost_us : 1;
+	return j->cost_us > 0 ? j->cost_us : LOOP_KEEP_US;
 }
 
 /*
@@ -170,20 +174,28 @@ loop_submit(struct token *t, struct job *j)
 	struct token_session *s = NULL;
 	int r, kept;
 
-	if (l == NULL || !j->in_place || token_is_slow(t))
+	if (l == NULL)
 		return jobs_submit(t, j);
+	if (!j->in_place || token_is_slow(t) ||
+	    j->cost_us > LOOP_SLOW_TOKEN_US) {
+		/* the workers sign it: their CPU, not a poller's */
+		l->queued = 1;
+		return jobs_submit(t, j);
+	}
 	/*
 	 * Later SIGNs of this wake-up for the same token follow the first on
-	 * its session: a pipelining client's requests then cost no hand-over
-	 * to a worker and their replies go out together.
+	 * its session, up to LOOP_KEEP_US of them and beyond while no other
+	 * session is idle: a pipelining client's requests then cost no
+	 * hand-over to a worker and their replies go out together.  Once one
+	 * went to a worker, the rest follows it: halves, not 7 and 1.
 	 */
-	/* once some went to a worker, the rest follows: halves, not 7 and 1 */
 	if (l->deferred.job != NULL && l->deferred.token == t &&
-	    l->deferred.n < LOOP_KEEP_MAX && !l->queued) {
+	    l->deferred.n < LOOP_KEEP_MAX && !l->deferred.handed_over) {
 		if ((r = jobs_keep(t, j, loop_keeps_enough(l, j), &kept)) !=
 		    P11A_OK)
 			return r;
 		if (!kept) {
+			l->deferred.handed_over = 1;
 			l->queued = 1;
 			return P11A_OK;
 		}
@@ -194,6 +206,8 @@ loop_submit(struct token *t, struct job *j)
 		return P11A_OK;
 	}
 	if (l->deferred.job != NULL) {
+		if (l->deferred.token == t)
+			l->deferred.handed_over = 1;
 		l->queued = 1;
 		return jobs_submit(t, j);
 	}

@@ -69,9 +69,12 @@ void loop_conn_removed(struct loop *l);
 /*
  * Submit a SIGN job.  On a loop thread whose token has an idle session
  * and nothing queued, the job is kept and run by this thread once it has
- * handled its other events, and so are the later SIGNs of this wake-up
- * for the same token (jobs_keep); otherwise it goes on the token's queue
- * as with jobs_submit().  Returns what jobs_submit() returns.
+ * handled its other events, and so are later SIGNs of this wake-up for
+ * the same token (jobs_keep): as long as they are expected to take
+ * LOOP_KEEP_US together, beyond that while no other session is idle, at
+ * most 64, and none after one went to the workers.  Otherwise it goes on
+ * the token's queue as with jobs_submit().  Returns what jobs_submit()
+ * returns.
  */
 int loop_submit(struct token *t, struct job *j);
 
