@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "cmd_tls.h"
@@ -259,11 +260,17 @@ session_thread(void *arg)
 	p11a_tls_conn_close(&s->conn);
 	close(s->client);
 	free(s);
+	/*
+	 * Free this thread's OpenSSL state (its random generators, its error
+	 * queue) before it counts as gone: the process may exit as soon as
+	 * the count reaches 0, before a detached thread's destructors run.
+	 */
+	ERR_clear_error();
+	OPENSSL_thread_stop();
 	pthread_mutex_lock(&t->lock);
 	t->active--;
 	pthread_cond_signal(&t->idle);
 	pthread_mutex_unlock(&t->lock);
-	ERR_clear_error();
 	return NULL;
 }
 
