@@ -161,8 +161,6 @@ jobs_pop_run_locked(struct job_queue *q, struct token_session *s,
 	/* a chain put back on the queue got one wake-up: pass it on */
 	if (q->head != NULL && q->n_idle > 0)
 		pthread_cond_signal(&q->ready);
-	/* the monitor must not see the last job's start for this run */
-	atomic_store(&s->started_ms, p11a_clock_ms());
 	return j;
 }
 
@@ -195,6 +193,18 @@ jobs_owner_follows(const struct job *j, const struct job *next)
 }
 
 /*
+ * Hand j to the thread using session s (under the lock): from now on the
+ * monitor judges what s->run holds by j's start (jobs_unstick).  Returns
+ * whether the job after j has its owner, so that j's reply may be held.
+ */
+static int
+jobs_hand_out_locked(struct token_session *s, const struct job *j)
+{
+	atomic_store(&s->started_ms, p11a_clock_ms());
+	return jobs_owner_follows(j, s->run);
+}
+
+/*
  * The first queued jobs (jobs_pop_run_locked) and a session to run them
  * on; NULL when stopped.  *same: whether the job after it has its owner.
  */
@@ -211,7 +221,7 @@ jobs_take(struct job_queue *q, struct token_session **s, int *same)
 	if (q->head != NULL) {
 		*s = q->idle[--q->n_idle];
 		j = jobs_pop_run_locked(q, *s, 0);
-		*same = jobs_owner_follows(j, (*s)->run);
+		*same = jobs_hand_out_locked(*s, j);
 	} else {
 		j = NULL;
 	}
@@ -244,8 +254,6 @@ jobs_next(struct job_queue *q, struct token_session *s, uint64_t until_us,
 		j = s->run;
 		s->run = j->next;
 		j->next = NULL;
-		/* the monitor judges the rest of the run by this one's start */
-		atomic_store(&s->started_ms, p11a_clock_ms());
 	} else if (q->head != NULL && in_time &&
 		   (!in_place_only || q->head->in_place)) {
 		j = jobs_pop_run_locked(q, s, in_place_only);
@@ -255,7 +263,7 @@ jobs_next(struct job_queue *q, struct token_session *s, uint64_t until_us,
 			pthread_cond_signal(&q->ready);
 	}
 	if (j != NULL)
-		*same = jobs_owner_follows(j, s->run);
+		*same = jobs_hand_out_locked(s, j);
 	pthread_mutex_unlock(&q->lock);
 	return j;
 }
@@ -292,7 +300,6 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 			n_held = 0;
 		}
 		token_session_refresh(t, s);
-		atomic_store(&s->started_ms, p11a_clock_ms());
 		j->run(j, t, s);
 		n_held += held != NULL;
 	} while ((j = jobs_next(q, s, until_us, &same)) != NULL);
@@ -452,8 +459,7 @@ jobs_run_inline(struct token *t, struct job *j, struct token_session *s)
 	pthread_mutex_lock(&q->lock);
 	s->run = j->next;
 	j->next = NULL;
-	atomic_store(&s->started_ms, p11a_clock_ms());
-	same = jobs_owner_follows(j, s->run);
+	same = jobs_hand_out_locked(s, j);
 	pthread_mutex_unlock(&q->lock);
 	/* then back to the loop's clients, well before the rescue would */
 	jobs_run_batch(t, j, s, p11a_clock_us() + JOBS_INLINE_BUDGET_US, same);
