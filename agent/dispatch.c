@@ -83,9 +83,9 @@ status_fill_token(struct token *t, struct p11a_token_status *ts)
 		ts->flags |= P11A_TOKEN_PROTECTED_AUTH;
 	ts->identities = atomic_load(&t->identities);
 	ts->workers = t->n_sessions;
-	ts->signs = atomic_load(&t->signs);
+	ts->signs = atomic_load(&t->stats.signs);
 	ts->errors = atomic_load(&t->errors);
-	ts->sign_usec_total = atomic_load(&t->sign_usec);
+	ts->sign_usec_total = atomic_load(&t->stats.usec);
 }
 
 int

@@ -144,7 +144,7 @@ loop_conn_removed(struct loop *l)
 static int
 token_is_slow(struct token *t)
 {
-	return token_sign_avg_us(t) > LOOP_SLOW_TOKEN_US;
+	return sign_stats_avg_us(&t->stats) > LOOP_SLOW_TOKEN_US;
 }
 
 /*

@@ -151,11 +151,26 @@ sign_recover(struct token *t, struct token_session *s, CK_RV rv)
 	}
 }
 
+/* One C_SignInit + C_Sign with the job's key; *sign_us: how long it took. */
+static int
+sign_job_sign_once(struct sign_job *sj, struct token *t,
+		   struct token_session *s, uint8_t *sig, size_t *sig_len,
+		   CK_RV *rv, uint64_t *sign_us)
+{
+	struct timespec t0;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
+			sj->flags, sj->data, sj->len, sig, sig_len, rv);
+	*sign_us = usec_since(&t0);
+	return r;
+}
+
 static int
 sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
 	      uint8_t *sig, size_t *sig_len, CK_RV *rv, uint64_t *sign_us)
 {
-	struct timespec t0;
 	int r;
 
 	if (!atomic_load(&t->present))
@@ -164,19 +179,12 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
 		return P11A_ERR_LOCKED;
 	if (!policy_confirm(sj->agent->opt, sj->identity, sj->conn))
 		return P11A_ERR_DENIED;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
-			sj->flags, sj->data, sj->len, sig, sig_len, rv);
-	*sign_us = usec_since(&t0);
+	r = sign_job_sign_once(sj, t, s, sig, sig_len, rv, sign_us);
 	if (r == P11A_OK || *rv == CKR_OK || !sign_recover(t, s, *rv))
 		return r;
 	log_info("token %s: recovered from %s; retrying once", t->label,
 		 p11_kit_strerror(*rv));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
-			sj->flags, sj->data, sj->len, sig, sig_len, rv);
-	*sign_us = usec_since(&t0);
-	return r;
+	return sign_job_sign_once(sj, t, s, sig, sig_len, rv, sign_us);
 }
 
 /* Count a signature against --max-signs; lock when it is reached. */
@@ -197,22 +205,11 @@ sign_job_count(struct agent *a)
 static uint32_t
 sign_cost_us(struct identity *id)
 {
-	/* the time first: the writer adds it before the count, so err low */
-	uint64_t us = atomic_load(&id->sign_usec);
-	uint64_t n = atomic_load(&id->signs);
-	uint64_t avg = n > 0 ? us / n : token_sign_avg_us(id->token);
+	uint64_t avg = sign_stats_avg_us(&id->stats);
 
+	if (avg == 0)
+		avg = sign_stats_avg_us(&id->token->stats);
 	return avg > UINT32_MAX ? UINT32_MAX : (uint32_t)avg;
-}
-
-/* Count a successful signature and its time for the token and the key. */
-static void
-sign_job_account(struct sign_job *sj, struct token *t, uint64_t sign_us)
-{
-	atomic_fetch_add(&t->sign_usec, sign_us);
-	atomic_fetch_add(&t->signs, 1);
-	atomic_fetch_add(&sj->identity->sign_usec, sign_us);
-	atomic_fetch_add(&sj->identity->signs, 1);
 }
 
 /* The end of every SIGN job, run or discarded. */
@@ -252,10 +249,12 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = sign_job_sign(sj, t, s, sig, &sig_len, &rv, &sign_us);
 	usec = usec_since(&t0);
-	if (r == P11A_OK)
-		sign_job_account(sj, t, sign_us);
-	else
+	if (r == P11A_OK) {
+		sign_stats_add(&t->stats, sign_us);
+		sign_stats_add(&sj->identity->stats, sign_us);
+	} else {
 		atomic_fetch_add(&t->errors, 1);
+	}
 	audit_sign(sj->conn, sj->identity, sj->scheme->name, r, usec);
 	if (r == P11A_OK)
 		sign_job_count(sj->agent);

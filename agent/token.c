@@ -261,10 +261,19 @@ token_free(struct token *t)
 	free(t);
 }
 
-uint64_t
-token_sign_avg_us(struct token *t)
+void
+sign_stats_add(struct sign_stats *st, uint64_t usec)
 {
-	uint64_t n = atomic_load(&t->signs);
+	atomic_fetch_add(&st->usec, usec);
+	atomic_fetch_add(&st->signs, 1);
+}
 
-	return n > 0 ? atomic_load(&t->sign_usec) / n : 0;
+uint64_t
+sign_stats_avg_us(struct sign_stats *st)
+{
+	/* the time first: it is added before the count, so this errs low */
+	uint64_t usec = atomic_load(&st->usec);
+	uint64_t n = atomic_load(&st->signs);
+
+	return n > 0 ? usec / n : 0;
 }

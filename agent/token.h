@@ -24,6 +24,12 @@
 struct job;
 struct job_queue;
 
+/* Successful signatures and the time their C_SignInit + C_Sign took. */
+struct sign_stats {
+	atomic_uint_fast64_t signs;
+	atomic_uint_fast64_t usec;
+};
+
 /* A session of the token; reopened when the token's epoch moves on. */
 struct token_session {
 	CK_SESSION_HANDLE h;
@@ -68,9 +74,8 @@ struct token {
 	int stuck;	       /* a worker never came back from the module */
 	struct job_queue *queue;
 
-	atomic_uint_fast64_t signs;
+	struct sign_stats stats;
 	atomic_uint_fast64_t errors;
-	atomic_uint_fast64_t sign_usec;
 	atomic_uint identities;
 };
 
@@ -87,9 +92,7 @@ struct identity {
 	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */
 	CK_OBJECT_CLASS class_private;
 	struct p11a_identity wire; /* what LIST sends; flags set per reply */
-	/* its successful signatures and their time: what the next may cost */
-	atomic_uint_fast64_t signs;
-	atomic_uint_fast64_t sign_usec;
+	struct sign_stats stats;   /* what its next signature may cost */
 };
 
 /* Whether SIGN may be queued for this token right now (atomic read). */
@@ -107,8 +110,10 @@ void token_session_refresh(struct token *t, struct token_session *s);
 int token_session_reopen(struct token *t, struct token_session *s);
 /* Mark the token absent (card pulled) or back; logged once per change. */
 void token_set_present(struct token *t, int present);
-/* Average time of the token's successful signatures so far; 0: none yet. */
-uint64_t token_sign_avg_us(struct token *t);
+/* Count a successful signature that took usec. */
+void sign_stats_add(struct sign_stats *st, uint64_t usec);
+/* Their average time so far; 0: none yet. */
+uint64_t sign_stats_avg_us(struct sign_stats *st);
 
 /*
  * Log in on session s with the token's cached PIN (or the protected
