@@ -943,13 +943,11 @@ p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin)
 	uint32_t id;
 	int r;
 
-	if ((r = begin_call(c)) != P11A_OK)
+	/* queued requests go out first: the buffer is wiped after the PIN */
+	if ((r = begin_request(c)) != P11A_OK)
 		return r;
 	if (pin == NULL)
 		return set_message(c, P11A_ERR_INVALID_ARGUMENT, "no PIN");
-	/* queued requests go out first: the buffer is wiped after the PIN */
-	if ((r = flush_out(c)) != P11A_OK)
-		return r;
 	id = next_request_id(c);
 	r = p11a_encode_unlock(&c->out, id, token_uri, (const uint8_t *)pin,
 			       strlen(pin));
@@ -1037,11 +1035,7 @@ p11a_client_queue_sign(p11a_client *c, const struct p11a_sign_request *req,
 int
 p11a_client_flush(p11a_client *c)
 {
-	int r;
-
-	if ((r = begin_call(c)) == P11A_OK)
-		r = flush_out(c);
-	return pipelining_result(c, r);
+	return pipelining_result(c, begin_request(c));
 }
 
 /* Fill a p11a_reply from a SIGNATURE or ERROR frame. */
