@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "idname.h"
 #include "log.h"
 #include "p11agent/error.h"
 #include "p11util.h"
@@ -360,6 +361,31 @@ out:
 	return r;
 }
 
+/*
+ * Parse a name that p11a_name_kind() calls a URI (not NUL-terminated).
+ * P11A_ERR_IDENTITY_NOT_FOUND if it does not parse: it names nothing.
+ */
+static int
+uri_from_name(const uint8_t *name, size_t len, P11KitUri **out)
+{
+	char uri[2048];
+
+	*out = NULL;
+	if (len >= sizeof(uri))
+		return P11A_ERR_IDENTITY_NOT_FOUND;
+	memcpy(uri, name, len);
+	uri[len] = '\0';
+	if ((*out = p11_kit_uri_new()) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	if (p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, *out) !=
+	    P11_KIT_URI_OK) {
+		p11_kit_uri_free(*out);
+		*out = NULL;
+		return P11A_ERR_IDENTITY_NOT_FOUND;
+	}
+	return P11A_OK;
+}
+
 static int
 identity_matches_uri(struct identity *id, P11KitUri *u)
 {
@@ -368,28 +394,35 @@ identity_matches_uri(struct identity *id, P11KitUri *u)
 }
 
 static int
-registry_lookup_uri(const char *s, struct identity **out)
+identity_has_id(struct identity *id, const uint8_t *name)
 {
-	P11KitUri *u;
+	return memcmp(id->id, name, P11A_ID_LEN) == 0;
+}
+
+/*
+ * The one identity with this id (u NULL) or matching this URI.  Several
+ * give IDENTITY_AMBIGUOUS: an id too, when alike tokens share it.
+ */
+static int
+registry_find(const uint8_t *name, P11KitUri *u, struct identity **out)
+{
 	size_t matches = 0;
 
-	if ((u = p11_kit_uri_new()) == NULL)
-		return P11A_ERR_NO_MEMORY;
-	if (p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, u) != P11_KIT_URI_OK) {
-		p11_kit_uri_free(u);
-		return P11A_ERR_IDENTITY_NOT_FOUND;
-	}
 	pthread_rwlock_rdlock(&reg.lock);
 	for (size_t i = 0; i < reg.n; i++) {
-		if (!identity_matches_uri(reg.items[i], u))
+		struct identity *id = reg.items[i];
+
+		if (u != NULL ? !identity_matches_uri(id, u)
+			      : !identity_has_id(id, name))
 			continue;
-		*out = reg.items[i];
+		*out = id;
 		matches++;
 	}
 	pthread_rwlock_unlock(&reg.lock);
-	p11_kit_uri_free(u);
-	if (matches > 1)
+	if (matches > 1) {
+		*out = NULL;
 		return P11A_ERR_IDENTITY_AMBIGUOUS;
+	}
 	return matches == 1 ? P11A_OK : P11A_ERR_IDENTITY_NOT_FOUND;
 }
 
@@ -401,20 +434,13 @@ int
 registry_maybe_locked(const struct token *const *tokens, size_t n,
 		      const uint8_t *name, size_t len)
 {
-	char uri[2048];
+	enum p11a_name_kind kind = p11a_name_kind((const char *)name, len);
 	P11KitUri *u = NULL;
 	int found = 0;
 
-	if (len >= 7 && len < sizeof(uri) && memcmp(name, "pkcs11:", 7) == 0) {
-		memcpy(uri, name, len);
-		uri[len] = '\0';
-		if ((u = p11_kit_uri_new()) == NULL ||
-		    p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) !=
-			    P11_KIT_URI_OK) {
-			p11_kit_uri_free(u);
-			return 0;
-		}
-	}
+	if (kind == P11A_NAME_OTHER ||
+	    (kind == P11A_NAME_URI && uri_from_name(name, len, &u) != P11A_OK))
+		return 0;
 	for (size_t i = 0; i < n && !found; i++) {
 		const struct token *t = tokens[i];
 
@@ -429,27 +455,23 @@ registry_maybe_locked(const struct token *const *tokens, size_t n,
 int
 registry_lookup(const uint8_t *name, size_t len, struct identity **out)
 {
-	char uri[2048];
-	int r = P11A_ERR_IDENTITY_NOT_FOUND;
+	P11KitUri *u = NULL;
+	int r;
 
 	*out = NULL;
-	if (len == 32) {
-		pthread_rwlock_rdlock(&reg.lock);
-		for (size_t i = 0; i < reg.n; i++) {
-			if (memcmp(reg.items[i]->id, name, 32) == 0) {
-				*out = reg.items[i];
-				r = P11A_OK;
-				break;
-			}
-		}
-		pthread_rwlock_unlock(&reg.lock);
+	switch (p11a_name_kind((const char *)name, len)) {
+	case P11A_NAME_ID:
+		return registry_find(name, NULL, out);
+	case P11A_NAME_URI:
+		if ((r = uri_from_name(name, len, &u)) != P11A_OK)
+			return r;
+		r = registry_find(name, u, out);
+		p11_kit_uri_free(u);
 		return r;
+	case P11A_NAME_OTHER:
+		break;
 	}
-	if (len < 7 || len >= sizeof(uri) || memcmp(name, "pkcs11:", 7) != 0)
-		return P11A_ERR_IDENTITY_NOT_FOUND;
-	memcpy(uri, name, len);
-	uri[len] = '\0';
-	return registry_lookup_uri(uri, out);
+	return P11A_ERR_IDENTITY_NOT_FOUND;
 }
 
 int

@@ -40,8 +40,10 @@ int registry_token_pin(const struct token *t, struct pin *out);
 int identities_discover(struct token *t, CK_SESSION_HANDLE s);
 
 /*
- * Resolve SIGN's identity field: an identity id or a pkcs11: URI that
- * matches exactly one identity.
+ * Resolve SIGN's identity field, an identity id or a pkcs11: URI as
+ * p11a_name_kind() tells them apart, to exactly one identity: several
+ * give P11A_ERR_IDENTITY_AMBIGUOUS (an id too, when alike tokens share
+ * it).
  */
 int registry_lookup(const uint8_t *name, size_t len, struct identity **out);
 

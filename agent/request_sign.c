@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "identity.h"
+#include "idname.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -281,6 +282,23 @@ sign_job_expire(struct job *j)
 			"the token did not answer in time");
 }
 
+/* Why SIGN's identity field named no one identity. */
+static const char *
+lookup_failure(int r, const struct p11a_sign_view *v)
+{
+	enum p11a_name_kind kind =
+		p11a_name_kind((const char *)v->identity, v->identity_len);
+
+	if (kind == P11A_NAME_OTHER)
+		return "not an identity id (32 lowercase hex digits) or a "
+		       "pkcs11: URI";
+	if (r == P11A_ERR_IDENTITY_AMBIGUOUS && kind == P11A_NAME_ID)
+		return "several keys have this id: their tokens look alike "
+		       "and the keys have the same CKA_ID and label (give one "
+		       "another label)";
+	return p11a_strerror(r);
+}
+
 /* A SIGN refused before it reached the token: audited all the same. */
 static int
 sign_refuse(struct conn *c, uint32_t req_id, const struct identity *id,
@@ -319,7 +337,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 					"unlock)");
 			return P11A_OK;
 		}
-		conn_send_error(c, f->id, r, p11a_strerror(r));
+		conn_send_error(c, f->id, r, lookup_failure(r, &v));
 		return P11A_OK;
 	}
 	if (!policy_peer_may_use(id, c))

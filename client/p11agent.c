@@ -489,8 +489,9 @@ sign_failed(const struct ctx *ctx, int r, const struct sign_args *a)
 		say("identity not found: %s", a->identity);
 		break;
 	case P11A_ERR_IDENTITY_AMBIGUOUS:
-		say("identity is ambiguous: %s (several keys match; use the "
-		    "id from '" PROG " list')",
+		say("identity is ambiguous: %s (several keys match; name one "
+		    "by a URI or id from '" PROG " list' that only it has: "
+		    "the agent's log says when alike tokens share an id)",
 		    a->identity);
 		break;
 	case P11A_ERR_SCHEME_UNSUPPORTED:

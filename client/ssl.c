@@ -6,7 +6,6 @@
  * caller gets a precise p11a_err, not an OpenSSL error queue), and get the
  * EVP_PKEY of an identity through the provider's store loader.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,17 +81,6 @@ out:
 
 /* ---- identities ---------------------------------------------------------- */
 
-static int
-is_hex_id(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < ID_MAX - 1; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return s[i] == '\0';
-}
-
 /*
  * Index in list of the identity named by name (id, pkcs11: URI, or
  * either behind "p11agent:").
@@ -105,11 +93,10 @@ find_by_name(const struct p11a_identity_list *list, const char *name,
 	char *full = NULL;
 	int r;
 
+	/* p11a_key_uri_parse() tells an id from a pkcs11: URI */
 	if (strncmp(name, P11A_URI_PREFIX, strlen(P11A_URI_PREFIX)) != 0) {
 		size_t len = strlen(P11A_URI_PREFIX) + strlen(name) + 1;
 
-		if (!is_hex_id(name) && strncmp(name, "pkcs11:", 7) != 0)
-			return P11A_ERR_INVALID_ARGUMENT;
 		if ((full = malloc(len)) == NULL)
 			return P11A_ERR_NO_MEMORY;
 		snprintf(full, len, "%s%s", P11A_URI_PREFIX, name);

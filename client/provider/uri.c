@@ -18,21 +18,10 @@
 
 #include <openssl/crypto.h>
 
+#include "idname.h"
 #include "prov.h"
 
-#define ID_LEN 32
 #define ATTR_MAX 64 /* more attributes than any real URI has */
-
-static int
-is_identity_id(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < ID_LEN; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return s[ID_LEN] == '\0';
-}
 
 int
 p11a_key_uri_parse(const char *uri, struct p11a_key_uri *out)
@@ -45,17 +34,20 @@ p11a_key_uri_parse(const char *uri, struct p11a_key_uri *out)
 	    strncasecmp(uri, P11A_URI_PREFIX, strlen(P11A_URI_PREFIX)) != 0)
 		return P11A_ERR_INVALID_ARGUMENT;
 	rest = uri + strlen(P11A_URI_PREFIX);
-	if (strncasecmp(rest, "pkcs11:", 7) == 0) {
+	if (p11a_name_kind(rest, strlen(rest)) == P11A_NAME_URI) {
 		if ((out->pkcs11 = strdup(rest)) == NULL)
 			return P11A_ERR_NO_MEMORY;
 		return P11A_OK;
 	}
-	if (!is_identity_id(rest))
-		return P11A_ERR_INVALID_ARGUMENT;
 	if ((out->id = strdup(rest)) == NULL)
 		return P11A_ERR_NO_MEMORY;
+	/* an id is lower case; a key URI may spell it in either */
 	for (i = 0; out->id[i] != '\0'; i++)
 		out->id[i] = (char)tolower((unsigned char)out->id[i]);
+	if (p11a_name_kind(out->id, i) != P11A_NAME_ID) {
+		p11a_key_uri_clear(out);
+		return P11A_ERR_INVALID_ARGUMENT;
+	}
 	return P11A_OK;
 }
 

@@ -42,6 +42,14 @@ parse_forms(void)
 	CHECK(u.id == NULL);
 	p11a_key_uri_clear(&u);
 
+	/* as long as an id, and still a URI */
+	CHECK(p11a_key_uri_parse("p11agent:pkcs11:token=team-a;object=rsa-1",
+				 &u) == P11A_OK);
+	CHECK(u.pkcs11 != NULL &&
+	      strcmp(u.pkcs11, "pkcs11:token=team-a;object=rsa-1") == 0);
+	CHECK(u.id == NULL);
+	p11a_key_uri_clear(&u);
+
 	/* wrong scheme, short or long ids, non-hex, nothing after the colon */
 	CHECK(p11a_key_uri_parse("pkcs11:object=x", &u) != P11A_OK);
 	CHECK(p11a_key_uri_parse("p11agent:0123", &u) != P11A_OK);
