@@ -134,7 +134,9 @@ identity_selected(struct identity *id)
 
 /*
  * A stable id: the same key on the same token gets the same id after a
- * restart, whatever order the token lists its objects in.
+ * restart, whatever order the token lists its objects in.  The token's
+ * label is in it because serials do not tell tokens apart: every
+ * tpm2-pkcs11 token has serial 0000000000000000.
  */
 static int
 identity_make_id(struct identity *id)
@@ -156,6 +158,7 @@ identity_make_id(struct identity *id)
 	     EVP_DigestUpdate(ctx, ti->model, sizeof(ti->model)) &&
 	     EVP_DigestUpdate(ctx, ti->serialNumber,
 			      sizeof(ti->serialNumber)) &&
+	     EVP_DigestUpdate(ctx, ti->label, sizeof(ti->label)) &&
 	     EVP_DigestUpdate(ctx, n, sizeof(n)) &&
 	     EVP_DigestUpdate(ctx, id->ck_id, id->ck_id_len) &&
 	     EVP_DigestUpdate(ctx, id->label, strlen(id->label)) &&
@@ -254,23 +257,44 @@ identity_read_names(struct identity *id, CK_SESSION_HANDLE s)
 }
 
 /*
- * Add a new identity, or refresh the key handle of the one already known
- * by that id (*added = 0).  One critical section: two logins finding the
- * same key at once must not register it twice.
+ * Whether b is the key a was registered for, found again by a later
+ * login: the same token and the same public key.  An equal id alone is
+ * not enough: two tokens that look alike, or two keys of one token with
+ * the same CKA_ID and label, give equal ids to different keys.
  */
 static int
-registry_add(struct identity *id, int *added)
+identity_same_key(const struct identity *a, const struct identity *b)
+{
+	return a->token == b->token && a->wire.spki_len == b->wire.spki_len &&
+	       (a->wire.spki_len == 0 ||
+		memcmp(a->wire.spki, b->wire.spki, a->wire.spki_len) == 0);
+}
+
+/*
+ * Add a new identity (*added = 1), or refresh the key handle of the same
+ * key found before (*added = 0).  Another key with the same id is never
+ * overwritten: both are kept (*twin is the other one) and the id is
+ * ambiguous.  One critical section: two logins finding the same key at
+ * once must not register it twice.
+ */
+static int
+registry_add(struct identity *id, int *added, struct identity **twin)
 {
 	struct identity **n;
 	int r = P11A_OK;
 
 	*added = 0;
+	*twin = NULL;
 	pthread_rwlock_wrlock(&reg.lock);
 	for (size_t i = 0; i < reg.n; i++) {
-		if (strcmp(reg.items[i]->id, id->id) == 0) {
+		if (strcmp(reg.items[i]->id, id->id) != 0)
+			continue;
+		if (identity_same_key(reg.items[i], id)) {
 			atomic_store(&reg.items[i]->key, atomic_load(&id->key));
+			*twin = NULL;
 			goto out;
 		}
+		*twin = reg.items[i];
 	}
 	if (reg.n == reg.cap) {
 		size_t cap = reg.cap ? reg.cap * 2 : 16;
@@ -290,10 +314,23 @@ out:
 	return r;
 }
 
+/* Say once, when it is registered, that a key shares its id. */
+static void
+identity_log_twin(const struct identity *id, const struct identity *twin)
+{
+	log_warn("token %s: key '%s' has the id %s of another key (token %s, "
+		 "key '%s'): the tokens look alike and the keys have the same "
+		 "CKA_ID and label; both are kept, and SIGN by that id or by a "
+		 "URI that matches both is refused as ambiguous: give one "
+		 "token or key another label",
+		 id->token->label, id->label, id->id, twin->token->label,
+		 twin->label);
+}
+
 static int
 identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
-	struct identity *id;
+	struct identity *id, *twin;
 	struct key_shape shape;
 	char why[128];
 	int r, added;
@@ -317,8 +354,10 @@ identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 	}
 	if ((r = identity_fill_wire(id, &shape, s)) != P11A_OK)
 		goto out;
-	if ((r = registry_add(id, &added)) != P11A_OK || !added)
+	if ((r = registry_add(id, &added, &twin)) != P11A_OK || !added)
 		goto out;
+	if (twin != NULL)
+		identity_log_twin(id, twin);
 	log_info("token %s: identity %s: %s %u '%s'%s", t->label, id->id,
 		 shape.key_type == P11A_KEY_RSA ? "RSA" : shape.curve,
 		 shape.bits, id->label,

@@ -24,7 +24,7 @@ static const struct err_entry err_table[] = {
 	E(UNKNOWN_MESSAGE, "unknown message type"),
 	E(VERSION, "no protocol version in common"),
 	E(IDENTITY_NOT_FOUND, "no identity matches"),
-	E(IDENTITY_AMBIGUOUS, "the URI matches more than one identity"),
+	E(IDENTITY_AMBIGUOUS, "the URI or id matches more than one identity"),
 	E(SCHEME_UNSUPPORTED, "the key cannot sign with this scheme"),
 	E(UNKNOWN_SCHEME, "unknown signature scheme"),
 	E(BAD_INPUT, "bad input data (e.g. digest of the wrong length)"),

@@ -24,7 +24,7 @@ typedef enum p11a_err {
 	P11A_ERR_UNKNOWN_MESSAGE = 7,	 /* message type not known */
 	P11A_ERR_VERSION = 8,		 /* no protocol version in common */
 	P11A_ERR_IDENTITY_NOT_FOUND = 9, /* no identity matches */
-	P11A_ERR_IDENTITY_AMBIGUOUS = 10, /* a URI matches several */
+	P11A_ERR_IDENTITY_AMBIGUOUS = 10, /* a URI (or id) matches several */
 	P11A_ERR_SCHEME_UNSUPPORTED = 11, /* the key cannot do this scheme */
 	P11A_ERR_UNKNOWN_SCHEME = 12,	  /* scheme code not known at all */
 	P11A_ERR_BAD_INPUT = 13,	  /* e.g. digest of the wrong length */

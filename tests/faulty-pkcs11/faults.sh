@@ -15,6 +15,8 @@
 #   fault_pipelined_signs ID N   N SIGNs in one write, replies as printed
 #   fault_wait_flags token|identity LABEL FLAGS [SECONDS]
 #   fault_count REGEX         lines of the shim's call log matching REGEX
+#   fault_keys_alike D1 D2 K  keys K in D1 and D2: same CKA_ID, two pairs
+#   fault_list_count N        p11a_list, failing unless N identities
 #   now_ms                    monotonic-enough wall clock in ms
 
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -121,4 +123,21 @@ fault_count() {
 	local n
 	n=$(grep -Ec -- "$1" "$FAULTY_PKCS11_LOG" 2>/dev/null) || true
 	echo "${n:-0}"
+}
+
+# fault_keys_alike DIR1 DIR2 NAME: fail unless the keys NAME that
+# p11a_make_token wrote to DIR1 and DIR2 share a CKA_ID and are two key
+# pairs (the set-up of the tests of tokens that look alike).
+fault_keys_alike() {
+	[[ $(cat "$1/$3.id") == $(cat "$2/$3.id") ]] ||
+		p11a_fail "the two keys $3 do not share a CKA_ID: test set-up is wrong"
+	! cmp -s "$1/$3.pub.pem" "$2/$3.pub.pem" ||
+		p11a_fail "the two keys $3 are one key pair: test set-up is wrong"
+}
+
+# fault_list_count N: p11a_list, failing unless it shows N identities.
+fault_list_count() {
+	p11a_list
+	[[ ${#P11A_ID_ID[@]} -eq $1 ]] ||
+		p11a_fail "list shows ${#P11A_ID_ID[@]} identities, expected $1: ${P11A_ID_URI[*]}"
 }

@@ -9,6 +9,9 @@
  *   FAULTY_PKCS11_LOG      a file that gets one line per C_Login,
  *                          C_Logout, C_OpenSession, C_SignInit and
  *                          C_Sign: "FUNCTION token=LABEL rv=0xHEX"
+ *   FAULTY_PKCS11_SERIAL   C_GetTokenInfo reports this serial number
+ *                          for every token (as tpm2-pkcs11 does with
+ *                          0000000000000000), so tokens can look alike
  *
  * The control file is re-read on every call; when its content changed,
  * the new settings apply and the one-shot faults are armed again (write
@@ -327,12 +330,32 @@ f_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 	return rv;
 }
 
+/* The serial every token reports, if FAULTY_PKCS11_SERIAL sets one. */
+static void
+same_serial(CK_TOKEN_INFO *info)
+{
+	const char *serial = getenv("FAULTY_PKCS11_SERIAL");
+	size_t n;
+
+	if (serial == NULL)
+		return;
+	n = strlen(serial);
+	if (n > sizeof(info->serialNumber))
+		n = sizeof(info->serialNumber);
+	memset(info->serialNumber, ' ', sizeof(info->serialNumber));
+	memcpy(info->serialNumber, serial, n);
+}
+
 static CK_RV
 f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
+	CK_RV rv;
+
 	if (slot_removed(slot))
 		return CKR_TOKEN_NOT_PRESENT;
-	return shim.real->C_GetTokenInfo(slot, info);
+	if ((rv = shim.real->C_GetTokenInfo(slot, info)) == CKR_OK)
+		same_serial(info);
+	return rv;
 }
 
 static CK_RV
