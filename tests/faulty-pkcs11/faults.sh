@@ -15,6 +15,9 @@
 #   fault_pipelined_signs ID N   N SIGNs in one write, replies as printed
 #   fault_wait_flags token|identity LABEL FLAGS [SECONDS]
 #   fault_count REGEX         lines of the shim's call log matching REGEX
+#   fault_slow_card_agent MS ARGS   (re)start the agent with ARGS on the
+#                             shim, every C_Sign delayed by MS ms
+#   fault_expect_overlap MS N FN    N threads' signatures ran at once
 #   now_ms                    monotonic-enough wall clock in ms
 
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -121,4 +124,38 @@ fault_count() {
 	local n
 	n=$(grep -Ec -- "$1" "$FAULTY_PKCS11_LOG" 2>/dev/null) || true
 	echo "${n:-0}"
+}
+
+# fault_slow_card_agent MS ARGS...: stop the agent if one runs, and start
+# one with ARGS on the shim, every C_Sign delayed by MS ms (a slow card).
+# Needs only p11a_setup_dir, so tests of other directories use it too.
+fault_slow_card_agent() {
+	local ms=$1 rc=0
+	shift
+	if [[ -n $P11A_AGENT_PID ]]; then
+		p11a_stop_agent || rc=$?
+		[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM"
+	fi
+	[[ -n ${FAULTY_PKCS11:-} && -r $FAULTY_PKCS11 ]] ||
+		p11a_fail "FAULTY_PKCS11 must name the shim module"
+	export FAULTY_PKCS11_MODULE=$P11A_MODULE
+	export FAULTY_PKCS11_CONTROL=$P11A_TMP/faults
+	printf 'delay_ms %d\n' "$ms" >"$FAULTY_PKCS11_CONTROL"
+	fault_start_agent "$@"
+}
+
+# fault_expect_overlap MS N FN: on a card that takes MS ms per signature,
+# "FN THREADS COUNT" (COUNT signatures in each of THREADS threads, the
+# time in ELAPSED_MS) must take at least MS for one, and for one in each
+# of N threads clearly less than 4 times as long: a concurrency check
+# (one at a time would take N times as long), not a speed test.
+fault_expect_overlap() {
+	local ms=$1 n=$2 fn=$3 one
+	"$fn" 1 1
+	one=$ELAPSED_MS
+	((one >= ms)) || p11a_fail "one signature took $one ms, under the card's $ms ms"
+	"$fn" "$n" 1
+	((ELAPSED_MS < 4 * one)) ||
+		p11a_fail "$n threads took $ELAPSED_MS ms for one signature each, one thread $one ms: their signatures did not overlap"
+	echo "ok: one signature $one ms, $n at once $ELAPSED_MS ms"
 }
