@@ -19,21 +19,18 @@
  * they connect to the same path again, once, and repeat the request.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "p11agent/client.h"
 #include "buf.h"
-#include "clock.h"
 #include "scheme.h"
 #include "wire.h"
 
@@ -44,15 +41,6 @@
 #define IN_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME + READ_CHUNK)
 #define OUT_MAX (P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME)
 #define MESSAGE_MAX 512
-/* P11AGENT_SPIN_USEC when unset; see fill_in() */
-#define SPIN_DEFAULT_US 250u
-#define SPIN_MAX_US 100000u
-/* a reply due within this is slept for, then polled for (sleep_until_due) */
-#define SPIN_SLEEP_MAX_US 20000u
-/* how long before it is due the sleep ends */
-#define SPIN_LEAD_US 150u
-/* after a busy CPU stopped such a poll, replies waited for plainly */
-#define SPIN_DUE_BACKOFF 64u
 
 /* A reply that arrived while a blocking call waited for another one. */
 struct pending_frame {
@@ -76,10 +64,6 @@ struct p11a_client {
 	struct pending_frame *pending;
 	size_t n_pending; /* queued frames start at pending[0] */
 	size_t pending_cap;
-	unsigned spin_us;      /* poll this long for a reply; 0: never */
-	int due_polling;       /* this poll follows a sleep until due */
-	unsigned due_backoff;  /* replies to wait for without that sleep */
-	uint64_t last_wait_us; /* how long the last reply took to come */
 	char message[MESSAGE_MAX];
 };
 
@@ -212,114 +196,15 @@ wipe_out(p11a_client *c)
 	p11a_buf_reset(&c->out);
 }
 
-/* P11AGENT_SPIN_USEC, or the default. */
-static unsigned
-spin_budget(void)
-{
-	const char *env = secure_getenv("P11AGENT_SPIN_USEC");
-	char *end;
-	unsigned long v;
-
-	if (env == NULL || *env == '\0')
-		return SPIN_DEFAULT_US;
-	errno = 0;
-	v = strtoul(env, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return SPIN_DEFAULT_US;
-	return v > SPIN_MAX_US ? SPIN_MAX_US : (unsigned)v;
-}
-
 /*
- * A reply expected later than the spin budget but soon (an RSA signature,
- * say): sleep until shortly before it is due, the way the last one took.
- * A reply that comes earlier ends the sleep.  Returns 0 when the caller
- * should now poll for up to *budget_us, 1 when data (or an error) is
- * there, -1 when it should just sleep in read().
- */
-static int
-sleep_until_due(p11a_client *c, unsigned *budget_us)
-{
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-	uint64_t due = c->last_wait_us;
-	struct timespec ts;
-	int r;
-
-	if (due <= c->spin_us) {
-		*budget_us = c->spin_us;
-		return 0;
-	}
-	/* not while the CPU was found busy lately: the wake-up takes its CPU */
-	if (due > SPIN_SLEEP_MAX_US || c->due_backoff > 0) {
-		c->due_backoff -= c->due_backoff > 0;
-		return -1;
-	}
-	due -= SPIN_LEAD_US;
-	ts.tv_sec = (time_t)(due / 1000000u);
-	ts.tv_nsec = (long)(due % 1000000u) * 1000;
-	if ((r = ppoll(&pfd, 1, &ts, NULL)) != 0)
-		return r > 0 ? 1 : -1;
-	/* the timer's wake-up came before the reply: poll for the rest */
-	*budget_us = 2 * SPIN_LEAD_US;
-	c->due_polling = 1;
-	return 0;
-}
-
-/*
- * Poll for a reply instead of sleeping in read(), while replies on this
- * connection come within the spin budget (or, later ones, near when they
- * are due): a sleeping thread (and, on a virtual machine, an idle CPU)
- * costs tens of microseconds to wake, comparable to the signature itself.
- * A slow token is never polled for, nor are pipelined replies: their
- * sender keeps the agent busy, and the CPU a poller takes would be the
- * agent's.
- */
-static ssize_t
-spin_read(p11a_client *c, uint8_t *p, size_t len)
-{
-	struct p11a_spin spin;
-	unsigned budget_us = 0;
-	uint64_t until;
-	ssize_t n;
-	int r;
-
-	errno = EAGAIN;
-	if (c->spin_us == 0 || c->outstanding != 0)
-		return -1;
-	c->due_polling = 0;
-	if ((r = sleep_until_due(c, &budget_us)) != 0) {
-		if (r > 0)
-			return recv(c->fd, p, len, MSG_DONTWAIT);
-		errno = EAGAIN;
-		return -1;
-	}
-	until = p11a_clock_us() + budget_us;
-	p11a_spin_begin(&spin);
-	do {
-		n = recv(c->fd, p, len, MSG_DONTWAIT);
-		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-			return n;
-		/*
-		 * Whatever else is runnable here (the agent, say) goes first;
-		 * if something was, polling only takes its CPU: sleep.
-		 */
-		if (p11a_spin_yield(&spin)) {
-			if (c->due_polling)
-				c->due_backoff = SPIN_DUE_BACKOFF;
-			break;
-		}
-	} while (p11a_clock_us() < until);
-	errno = EAGAIN;
-	return -1;
-}
-
-/*
- * Read once from the socket into the input buffer.  Requests still
+ * Read once from the socket into the input buffer, sleeping in the
+ * kernel until the agent sends something: a reply takes what the token
+ * takes, and the agent bounds that (--request-timeout).  Requests still
  * queued go out first: their replies may be the ones waited for.
  */
 static int
 fill_in(p11a_client *c)
 {
-	uint64_t start = p11a_clock_us();
 	uint8_t *p;
 	ssize_t n;
 	int r;
@@ -329,13 +214,9 @@ fill_in(p11a_client *c)
 	p11a_buf_compact(&c->in);
 	if ((r = p11a_buf_reserve(&c->in, READ_CHUNK, &p)) != P11A_OK)
 		return set_message(c, r, "input buffer: %s", p11a_strerror(r));
-	n = spin_read(c, p, READ_CHUNK);
-	if (n < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		do {
-			n = read(c->fd, p, READ_CHUNK);
-		} while (n < 0 && errno == EINTR);
-	c->last_wait_us = p11a_clock_us() - start;
+	do {
+		n = recv(c->fd, p, READ_CHUNK, 0);
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return set_message(c, P11A_ERR_IO, "read from agent: %s",
 				   strerror(errno));
@@ -685,7 +566,6 @@ client_new(void)
 		return NULL;
 	c->fd = -1;
 	c->next_id = 1;
-	c->spin_us = spin_budget();
 	p11a_buf_init(&c->in, IN_MAX);
 	p11a_buf_init(&c->out, OUT_MAX);
 	return c;
@@ -759,6 +639,12 @@ const struct p11a_hello *
 p11a_client_hello(const p11a_client *c)
 {
 	return c == NULL ? NULL : &c->hello;
+}
+
+int
+p11a_client_broken(const p11a_client *c)
+{
+	return c == NULL ? 0 : c->broken;
 }
 
 const char *

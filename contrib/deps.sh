@@ -20,6 +20,7 @@ P11A_PACKAGES=(
 	pinentry-curses            # tests/config: a real pinentry on a pty
 	curl                       # tests/tls: a plain client through p11agent tunnel
 	libp11-dev libengine-pkcs11-openssl libnss3-tools openvpn # tests/pkcs11: consumers of the module
+	strace                     # tests/integration: the client never polls while it waits
 )
 
 # Print the packages of P11A_PACKAGES that are not installed.

@@ -1,12 +1,12 @@
 /*
- * The module's side of the agent: a small pool of libp11agent
- * connections, so that many threads sign at once (a libp11agent
- * connection serves one call at a time; each call here takes a
- * connection of its own, opening one when none is idle), and the
- * mapping of agent errors to CK_RV.
+ * The module's side of the agent: a bounded pool of libp11agent
+ * connections (client/pool.h), so that many threads sign at once (a
+ * libp11agent connection serves one call at a time; each call here takes
+ * a connection of its own: an idle one, a new one up to the bound, else
+ * it waits for one), and the mapping of agent errors to CK_RV.
  *
  * Fork: connections opened by a parent share their socket with it, so a
- * child must never use them.  p11m_agent_after_fork() (run in the child)
+ * child must never use them.  p11m_agent_fork_child() (run in the child)
  * forgets them without a word on the socket; the child then opens its
  * own.
  */
@@ -26,7 +26,10 @@
  */
 CK_RV p11m_agent_start(const char *socket);
 
-/* p11m_agent_stop - close every idle connection and forget the path. */
+/*
+ * p11m_agent_stop - close every idle connection (those in use are closed
+ * when given back) and forget the path.
+ */
 void p11m_agent_stop(void);
 
 /* p11m_agent_fetch - the agent's STATUS and LIST (free both on success). */

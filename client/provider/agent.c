@@ -1,34 +1,27 @@
 /*
- * The provider's one connection to the agent per process.
+ * The provider's connections to the agent: one pool per process
+ * (client/pool.h), shared by every provider instance and library context,
+ * so that threads sign at once, each call on a connection of its own.
  *
- * Every provider instance (and every library context) of a process
- * shares it; requests are serialised by a mutex.  No PKCS#11 module is
- * loaded here, so a fork is easy to survive: the child notices that its
- * pid is not the one that opened the connection, drops its copy of the
- * socket without writing to it (the parent's requests and replies stay
- * the parent's) and opens its own.  pthread_atfork() takes the mutex
- * around fork() so that the child never inherits it locked by a thread
- * that does not exist there.
+ * No PKCS#11 module is loaded here, so a fork is easy to survive: the
+ * pool's fork handlers (registered at first use) make a child close its
+ * copies of the parent's sockets without writing to them (the parent's
+ * requests and replies stay the parent's) and open its own.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "clock.h"
+#include "pool.h"
 #include "prov.h"
 
-#define SOCKET_MAX 108 /* sizeof(sun_path) */
-
-static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct p11a_pool pool = P11A_POOL_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static p11a_client *agent_conn;	      /* guarded by agent_lock */
-static pid_t agent_pid;		      /* the pid that opened agent_conn */
-static char agent_socket[SOCKET_MAX]; /* empty: the default path */
-static int agent_socket_configured;   /* set by openssl.cnf: keep it */
+/* orders p11a_agent_set_socket() calls; guards agent_socket_configured */
+static pthread_mutex_t socket_lock = PTHREAD_MUTEX_INITIALIZER;
+static int agent_socket_configured; /* set by openssl.cnf: keep it */
 
 static pthread_mutex_t observer_lock = PTHREAD_MUTEX_INITIALIZER;
 static p11a_sign_observer_fn observer_fn;
@@ -39,41 +32,28 @@ static void *observer_arg;
 static void
 before_fork(void)
 {
-	pthread_mutex_lock(&agent_lock);
+	pthread_mutex_lock(&socket_lock);
+	p11a_pool_fork_prepare(&pool);
 }
 
 static void
-after_fork(void)
+after_fork_parent(void)
 {
-	pthread_mutex_unlock(&agent_lock);
+	p11a_pool_fork_parent(&pool);
+	pthread_mutex_unlock(&socket_lock);
+}
+
+static void
+after_fork_child(void)
+{
+	p11a_pool_fork_child(&pool);
+	pthread_mutex_unlock(&socket_lock);
 }
 
 static void
 register_atfork(void)
 {
-	pthread_atfork(before_fork, after_fork, after_fork);
-}
-
-/* Lock; in a forked child, forget the parent's connection first. */
-static void
-agent_enter(void)
-{
-	pthread_once(&atfork_once, register_atfork);
-	pthread_mutex_lock(&agent_lock);
-	if (agent_conn != NULL && agent_pid != getpid()) {
-		/*
-		 * Closing our copy of the descriptor sends nothing: the
-		 * parent's connection is unaffected.
-		 */
-		p11a_client_close(agent_conn);
-		agent_conn = NULL;
-	}
-}
-
-static void
-agent_leave(void)
-{
-	pthread_mutex_unlock(&agent_lock);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -81,43 +61,16 @@ agent_leave(void)
 void
 p11a_agent_set_socket(const char *path, int from_config)
 {
-	agent_enter();
-	if (agent_socket_configured && !from_config) {
-		agent_leave();
-		return;
+	pthread_once(&atfork_once, register_atfork);
+	pthread_mutex_lock(&socket_lock);
+	if (!agent_socket_configured || from_config) {
+		agent_socket_configured |= from_config;
+		/* out of memory leaves the default path, which connect reports
+		 */
+		(void)p11a_pool_set_path(
+			&pool, path != NULL && *path != '\0' ? path : NULL);
 	}
-	agent_socket_configured |= from_config;
-	if (strcmp(agent_socket, path != NULL ? path : "") != 0) {
-		snprintf(agent_socket, sizeof(agent_socket), "%s",
-			 path != NULL ? path : "");
-		p11a_client_close(agent_conn);
-		agent_conn = NULL;
-	}
-	agent_leave();
-}
-
-/* Connect if not connected; called with the lock held. */
-static int
-agent_connect(char *msg, size_t len)
-{
-	int r;
-
-	if (agent_conn != NULL)
-		return P11A_OK;
-	r = p11a_client_connect_msg(agent_socket[0] != '\0' ? agent_socket
-							    : NULL,
-				    &agent_conn, msg, len);
-	if (r == P11A_OK)
-		agent_pid = getpid();
-	return r;
-}
-
-/* After a broken connection (e.g. the agent restarted), start over. */
-static void
-agent_drop(void)
-{
-	p11a_client_close(agent_conn);
-	agent_conn = NULL;
+	pthread_mutex_unlock(&socket_lock);
 }
 
 static void
@@ -135,25 +88,50 @@ connection_lost(int r)
 	       r == P11A_ERR_TRUNCATED || r == P11A_ERR_FRAME_TOO_LARGE;
 }
 
+/* One request on connection c; arg is the request's own. */
+typedef int (*agent_call_fn)(p11a_client *c, void *arg);
+
+/*
+ * Make a call on a connection of the pool; after a failure that broke
+ * the connection (say the agent restarted), once more on another.  On
+ * failure msg (room for len; may be NULL) explains.
+ */
+static int
+agent_call(agent_call_fn fn, void *arg, char *msg, size_t len)
+{
+	struct p11a_pool_conn pc;
+	int r = P11A_OK, attempt;
+
+	pthread_once(&atfork_once, register_atfork);
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = p11a_pool_take(&pool, &pc, msg, len)) != P11A_OK)
+			break;
+		if ((r = fn(pc.c, arg)) != P11A_OK)
+			copy_message(msg, len, p11a_client_last_message(pc.c));
+		/* a broken connection is closed, not handed to another call */
+		p11a_pool_give(&pool, &pc);
+		if (r == P11A_OK || !connection_lost(r))
+			break;
+	}
+	return r;
+}
+
+static int
+list_call(p11a_client *c, void *arg)
+{
+	return p11a_client_list(c, arg);
+}
+
 int
 p11a_agent_list(struct p11a_identity_list *list, char *msg, size_t len)
 {
-	int r, attempt;
+	return agent_call(list_call, list, msg, len);
+}
 
-	memset(list, 0, sizeof(*list));
-	agent_enter();
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = agent_connect(msg, len)) != P11A_OK)
-			break;
-		if ((r = p11a_client_list(agent_conn, list)) == P11A_OK)
-			break;
-		copy_message(msg, len, p11a_client_last_message(agent_conn));
-		if (!connection_lost(r))
-			break;
-		agent_drop();
-	}
-	agent_leave();
-	return r;
+static int
+status_call(p11a_client *c, void *arg)
+{
+	return p11a_client_status(c, arg);
 }
 
 int
@@ -163,16 +141,12 @@ p11a_agent_needs_unlock(void)
 	int locked = 0;
 	size_t i;
 
-	memset(&st, 0, sizeof(st));
-	agent_enter();
-	if (agent_connect(NULL, 0) == P11A_OK &&
-	    p11a_client_status(agent_conn, &st) == P11A_OK) {
-		for (i = 0; i < st.n_tokens; i++)
-			if (st.tokens[i].flags & P11A_TOKEN_NEEDS_UNLOCK)
-				locked = 1;
-		p11a_status_free(&st);
-	}
-	agent_leave();
+	if (agent_call(status_call, &st, NULL, 0) != P11A_OK)
+		return 0;
+	for (i = 0; i < st.n_tokens; i++)
+		if (st.tokens[i].flags & P11A_TOKEN_NEEDS_UNLOCK)
+			locked = 1;
+	p11a_status_free(&st);
 	return locked;
 }
 
@@ -212,28 +186,31 @@ notify(const struct p11a_sign_request *req, const char *label, uint64_t usec,
 	fn(&ev, arg);
 }
 
+struct sign_call {
+	const struct p11a_sign_request *req;
+	uint8_t **sig;
+	size_t *sig_len;
+};
+
+static int
+sign_call(p11a_client *c, void *arg)
+{
+	struct sign_call *sc = arg;
+
+	return p11a_client_sign(c, sc->req, sc->sig, sc->sig_len);
+}
+
 int
 p11a_agent_sign(const struct p11a_sign_request *req, const char *label,
 		uint8_t **sig, size_t *sig_len, char *msg, size_t len)
 {
+	struct sign_call sc = {.req = req, .sig = sig, .sig_len = sig_len};
 	uint64_t start = p11a_clock_us();
-	int r, attempt;
+	int r;
 
 	*sig = NULL;
 	*sig_len = 0;
-	agent_enter();
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = agent_connect(msg, len)) != P11A_OK)
-			break;
-		r = p11a_client_sign(agent_conn, req, sig, sig_len);
-		if (r == P11A_OK)
-			break;
-		copy_message(msg, len, p11a_client_last_message(agent_conn));
-		if (!connection_lost(r))
-			break;
-		agent_drop();
-	}
-	agent_leave();
+	r = agent_call(sign_call, &sc, msg, len);
 	notify(req, label, p11a_clock_us() - start, r);
 	return r;
 }

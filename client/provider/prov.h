@@ -82,7 +82,8 @@ void p11a_prov_raise(const struct p11a_prov *prov, int reason, const char *fmt,
 void p11a_prov_raise_agent(const struct p11a_prov *prov, int r,
 			   const char *what, const char *msg);
 
-/* agent.c: one connection per process, shared by every provider context */
+/* agent.c: a pool of connections per process (client/pool.h), shared by
+ * every provider context */
 
 /*
  * Use this socket from now on (NULL: the default path).  A path from

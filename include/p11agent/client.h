@@ -3,7 +3,8 @@
  *
  * Every function returns a p11a_err code (0 on success).  A connection is
  * not thread-safe: use one per thread, or serialise calls on it.  Blocking
- * calls send one request and wait for its reply.  To pipeline, send
+ * calls send one request and wait for its reply, asleep in a blocking
+ * read (never polling).  To pipeline, send
  * several requests with p11a_client_send_sign() (or queue them with
  * p11a_client_queue_sign(), to write them together) and collect the
  * replies with p11a_client_recv() in whatever order the agent answers.
@@ -78,6 +79,15 @@ void p11a_client_close(p11a_client *c);
 const struct p11a_hello *p11a_client_hello(const p11a_client *c);
 
 /*
+ * p11a_client_broken - the error (P11A_ERR_IO, a framing error, ...) that
+ * left the connection out of step with the agent, or 0 while it is
+ * usable.  A broken connection fails every later call except those that
+ * reconnect (see above); a pool of connections closes it instead of
+ * handing it out again.  0 for NULL.
+ */
+int p11a_client_broken(const p11a_client *c);
+
+/*
  * p11a_client_last_message - the message text of the last ERROR reply
  * (or a local explanation), never NULL; valid until the next call.
  */
@@ -93,11 +103,9 @@ int p11a_client_list(p11a_client *c, struct p11a_identity_list *list);
 void p11a_identity_list_free(struct p11a_identity_list *list);
 
 /*
- * p11a_client_sign - sign and wait.  On success *sig is a malloc'd
- * buffer (free()) of *sig_len bytes in TLS CertificateVerify form.
- * While replies come fast, it polls for the reply up to
- * $P11AGENT_SPIN_USEC microseconds (default 250; 0: never) before it
- * sleeps (libp11agent(3)).
+ * p11a_client_sign - sign and wait (asleep in the kernel until the reply
+ * comes).  On success *sig is a malloc'd buffer (free()) of *sig_len
+ * bytes in TLS CertificateVerify form.
  */
 int p11a_client_sign(p11a_client *c, const struct p11a_sign_request *req,
 		     uint8_t **sig, size_t *sig_len);

@@ -24,6 +24,7 @@
 #include <openssl/core_names.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "testlib.h"
 
 #define MAX_KEYS 16
@@ -441,6 +442,7 @@ struct worker {
 	struct key *keys;
 	int nkeys;
 	int made;
+	pthread_barrier_t *ready; /* every thread found its keys */
 };
 
 /* A hashed mechanism for the key type, varied by i; NULL if none. */
@@ -475,6 +477,7 @@ work(void *arg)
 	/* each thread its own session and its own look-ups */
 	for (i = 0; i < w->nkeys; i++)
 		priv[i] = tl_find_one(f, s, CKO_PRIVATE_KEY, w->keys[i].name);
+	pthread_barrier_wait(w->ready);
 	for (i = 0; i < w->signs; i++) {
 		k = &w->keys[(i + w->index) % w->nkeys];
 		c = pick_case(k->type, i + w->index);
@@ -517,29 +520,41 @@ static int
 cmd_threads(int argc, char **argv)
 {
 	struct key keys[MAX_KEYS];
+	pthread_barrier_t ready;
 	struct worker *w;
 	int i, n = parse_count(argv[2]), signs = parse_count(argv[3]);
 	int total = 0;
+	uint64_t start, us;
 
 	load_keys(argv[0], argv + 4, argc - 4, keys);
 	TL_RV(tl_initialize(f, NULL), CKR_OK, "C_Initialize");
 	if (n <= 0 || signs <= 0 || (w = calloc((size_t)n, sizeof(*w))) == NULL)
 		return 2;
+	pthread_barrier_init(&ready, NULL, (unsigned)n + 1);
 	for (i = 0; i < n; i++) {
 		w[i] = (struct worker){.index = i,
 				       .signs = signs,
 				       .slot = tl_slot(f, argv[1]),
 				       .keys = keys,
-				       .nkeys = argc - 4};
+				       .nkeys = argc - 4,
+				       .ready = &ready};
 		pthread_create(&w[i].thread, NULL, work, &w[i]);
 	}
+	/* timed from when every thread has its session and keys */
+	pthread_barrier_wait(&ready);
+	start = p11a_clock_us();
 	for (i = 0; i < n; i++) {
 		pthread_join(w[i].thread, NULL);
 		total += w[i].made;
 	}
+	us = p11a_clock_us() - start;
+	pthread_barrier_destroy(&ready);
 	TL_CHECK(total == n * signs, "%d of %d signatures verified", total,
 		 n * signs);
-	printf("threads: %d verified signatures from %d threads\n", total, n);
+	printf("threads: %d verified signatures from %d threads in %llu ms, "
+	       "%.1f sig/s\n",
+	       total, n, (unsigned long long)(us / 1000u),
+	       us > 0 ? total * 1e6 / (double)us : 0.0);
 	free(w);
 	free_keys(keys, argc - 4);
 	f->C_Finalize(NULL);

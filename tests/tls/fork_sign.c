@@ -15,7 +15,6 @@
  * the parent's pid, and its replies would be mixed with the parent's).
  * Exit status 0 when every signature verified.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,69 +23,8 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/provider.h>
-#include <openssl/rand.h>
-#include <openssl/store.h>
 
-static EVP_PKEY *
-load_key(const char *uri)
-{
-	OSSL_STORE_CTX *st = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *key = NULL;
-
-	if (st == NULL || !OSSL_STORE_expect(st, OSSL_STORE_INFO_PKEY))
-		goto out;
-	while (key == NULL && !OSSL_STORE_eof(st) &&
-	       (info = OSSL_STORE_load(st)) != NULL) {
-		key = OSSL_STORE_INFO_get1_PKEY(info);
-		OSSL_STORE_INFO_free(info);
-	}
-out:
-	OSSL_STORE_close(st);
-	return key;
-}
-
-static EVP_PKEY *
-load_public(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *pub;
-
-	if (f == NULL)
-		return NULL;
-	pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	return pub;
-}
-
-/* Sign a fresh random message with key and verify it with pub. */
-static int
-sign_verify(EVP_PKEY *key, EVP_PKEY *pub, const char *md)
-{
-	unsigned char msg[100], sig[1024];
-	size_t siglen = sizeof(sig);
-	EVP_MD_CTX *s = EVP_MD_CTX_new(), *v = EVP_MD_CTX_new();
-	int ok = 0;
-
-	if (s == NULL || v == NULL || RAND_bytes(msg, sizeof(msg)) != 1)
-		goto out;
-	if (EVP_DigestSignInit_ex(s, NULL, md, NULL, NULL, key, NULL) != 1 ||
-	    EVP_DigestSign(s, sig, &siglen, msg, sizeof(msg)) != 1)
-		goto out;
-	if (EVP_DigestVerifyInit_ex(v, NULL, md, NULL, NULL, pub, NULL) != 1 ||
-	    EVP_DigestVerify(v, sig, siglen, msg, sizeof(msg)) != 1)
-		goto out;
-	ok = 1;
-out:
-	EVP_MD_CTX_free(s);
-	EVP_MD_CTX_free(v);
-	if (!ok)
-		ERR_print_errors_fp(stderr);
-	return ok;
-}
+#include "provtest.h"
 
 static int
 sign_many(EVP_PKEY *key, EVP_PKEY *pub, const char *md, int count,
@@ -95,27 +33,13 @@ sign_many(EVP_PKEY *key, EVP_PKEY *pub, const char *md, int count,
 	int i;
 
 	for (i = 0; i < count; i++) {
-		if (!sign_verify(key, pub, md)) {
+		if (!pt_sign_verify(key, pub, md)) {
 			fprintf(stderr, "%s: signature %d failed\n", who,
 				i + 1);
 			return 0;
 		}
 	}
 	return 1;
-}
-
-/* A positive decimal count, the whole of s; 0 if s is not one. */
-static int
-parse_count(const char *s)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > INT_MAX)
-		return 0;
-	return (int)v;
 }
 
 int
@@ -132,18 +56,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	md = strcmp(argv[4], "none") == 0 ? NULL : argv[4];
-	if ((count = parse_count(argv[5])) == 0) {
+	if ((count = pt_parse_count(argv[5], INT_MAX)) == 0) {
 		fprintf(stderr, "COUNT must be a positive number\n");
 		return 2;
 	}
-	if (!OSSL_PROVIDER_set_default_search_path(NULL, argv[1]) ||
-	    OSSL_PROVIDER_load(NULL, "default") == NULL ||
-	    OSSL_PROVIDER_load(NULL, "p11agent") == NULL) {
-		ERR_print_errors_fp(stderr);
+	if (!pt_load_providers(argv[1]))
 		return 1;
-	}
-	if ((key = load_key(argv[2])) == NULL ||
-	    (pub = load_public(argv[3])) == NULL) {
+	if ((key = pt_load_key(argv[2])) == NULL ||
+	    (pub = pt_load_public(argv[3])) == NULL) {
 		fprintf(stderr, "cannot load the key or the public key\n");
 		ERR_print_errors_fp(stderr);
 		return 1;
