@@ -26,28 +26,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/provider.h>
 #include <openssl/rand.h>
-#include <openssl/store.h>
 
-static EVP_PKEY *
-load_key(const char *uri)
-{
-	OSSL_STORE_CTX *st = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *key = NULL;
-
-	if (st == NULL || !OSSL_STORE_expect(st, OSSL_STORE_INFO_PKEY))
-		goto out;
-	while (key == NULL && !OSSL_STORE_eof(st) &&
-	       (info = OSSL_STORE_load(st)) != NULL) {
-		key = OSSL_STORE_INFO_get1_PKEY(info);
-		OSSL_STORE_INFO_free(info);
-	}
-out:
-	OSSL_STORE_close(st);
-	return key;
-}
+#include "test_provider.h"
 
 static EVP_PKEY *
 load_public(const char *path)
@@ -136,13 +117,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "COUNT must be a positive number\n");
 		return 2;
 	}
-	if (!OSSL_PROVIDER_set_default_search_path(NULL, argv[1]) ||
-	    OSSL_PROVIDER_load(NULL, "default") == NULL ||
-	    OSSL_PROVIDER_load(NULL, "p11agent") == NULL) {
+	if (!p11a_test_load_providers(argv[1])) {
 		ERR_print_errors_fp(stderr);
 		return 1;
 	}
-	if ((key = load_key(argv[2])) == NULL ||
+	if ((key = p11a_test_store_key(argv[2])) == NULL ||
 	    (pub = load_public(argv[3])) == NULL) {
 		fprintf(stderr, "cannot load the key or the public key\n");
 		ERR_print_errors_fp(stderr);
