@@ -185,6 +185,19 @@ size_t p11a_sigalg_md_size(const char *mdname);
 const char *p11a_sigalg_md_canon(const char *mdname);
 /* The digest whose output is len bytes (ECDSA over a bare hash). */
 const char *p11a_sigalg_md_for_len(size_t len);
+/* RSA_*_PADDING of OpenSSL's padding name ("pss"), -1 if none. */
+int p11a_sigalg_pad_mode(const char *name);
+/* OpenSSL's name of an RSA_*_PADDING; NULL if it has none. */
+const char *p11a_sigalg_pad_mode_name(int mode);
+/* Whether saltlen is a length or one of RSA_PSS_SALTLEN_*. */
+int p11a_sigalg_saltlen_valid(int saltlen);
+/*
+ * A PSS salt length as OpenSSL writes it ("digest", "max", "auto" or a
+ * decimal number) to RSA_PSS_SALTLEN_* or the length; -1 if none.
+ */
+int p11a_sigalg_saltlen_parse(const char *s, int *saltlen);
+/* The reverse, into buf (room for len); -1 if it does not fit. */
+int p11a_sigalg_saltlen_format(int saltlen, char *buf, size_t len);
 /*
  * DER AlgorithmIdentifier of the signature (for certificates and CSRs);
  * writes into out (room for max); 0 on failure.

@@ -3,10 +3,15 @@
  * agent speaks (a TLS SignatureScheme), and the DER AlgorithmIdentifier
  * that certificates and CSRs carry for each combination.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/asn1t.h>
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -138,7 +143,121 @@ p11a_sigalg_scheme(uint8_t key_type, enum p11a_pad pad, const char *mdname)
 	return 0;
 }
 
+/* ---- the words of RSA parameters ----------------------------------------- */
+
+/* OpenSSL names each padding and salt-length value in two forms. */
+static const OSSL_ITEM pad_modes[] = {
+	{RSA_PKCS1_PADDING, OSSL_PKEY_RSA_PAD_MODE_PKCSV15},
+	{RSA_PKCS1_PSS_PADDING, OSSL_PKEY_RSA_PAD_MODE_PSS},
+	{RSA_NO_PADDING, OSSL_PKEY_RSA_PAD_MODE_NONE},
+	{RSA_X931_PADDING, OSSL_PKEY_RSA_PAD_MODE_X931},
+};
+
+static const OSSL_ITEM saltlens[] = {
+	{(unsigned int)RSA_PSS_SALTLEN_DIGEST,
+	 OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST},
+	{(unsigned int)RSA_PSS_SALTLEN_MAX, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX},
+	{(unsigned int)RSA_PSS_SALTLEN_AUTO, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO},
+#ifdef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX /* OpenSSL 3.1 */
+	{(unsigned int)RSA_PSS_SALTLEN_AUTO_DIGEST_MAX,
+	 OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO_DIGEST_MAX},
+#endif
+};
+
+#define N_ITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *
+item_name(const OSSL_ITEM *items, size_t n, int id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((int)items[i].id == id)
+			return items[i].ptr;
+	return NULL;
+}
+
+static int
+item_id(const OSSL_ITEM *items, size_t n, const char *name, int *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(name, items[i].ptr) == 0) {
+			*id = (int)items[i].id;
+			return 1;
+		}
+	return 0;
+}
+
+int
+p11a_sigalg_pad_mode(const char *name)
+{
+	int mode;
+
+	return item_id(pad_modes, N_ITEMS(pad_modes), name, &mode) ? mode : -1;
+}
+
+const char *
+p11a_sigalg_pad_mode_name(int mode)
+{
+	return item_name(pad_modes, N_ITEMS(pad_modes), mode);
+}
+
+/* A whole decimal int, sign allowed (as OpenSSL's own "-1"); -1 if not. */
+static int
+parse_int(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < INT_MIN ||
+	    v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int
+p11a_sigalg_saltlen_valid(int saltlen)
+{
+	return saltlen >= 0 ||
+	       item_name(saltlens, N_ITEMS(saltlens), saltlen) != NULL;
+}
+
+int
+p11a_sigalg_saltlen_parse(const char *s, int *saltlen)
+{
+	int n;
+
+	if (!item_id(saltlens, N_ITEMS(saltlens), s, &n) &&
+	    (parse_int(s, &n) != 0 || !p11a_sigalg_saltlen_valid(n)))
+		return -1;
+	*saltlen = n;
+	return 0;
+}
+
+int
+p11a_sigalg_saltlen_format(int saltlen, char *buf, size_t len)
+{
+	const char *name = item_name(saltlens, N_ITEMS(saltlens), saltlen);
+	int n = name != NULL ? snprintf(buf, len, "%s", name)
+			     : snprintf(buf, len, "%d", saltlen);
+
+	return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
 /* ---- AlgorithmIdentifier ------------------------------------------------- */
+
+/* A hash's AlgorithmIdentifier with NULL parameters, as OpenSSL's own. */
+static int
+set_hash(X509_ALGOR *alg, const EVP_MD *md)
+{
+	return X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)),
+			       V_ASN1_NULL, NULL);
+}
 
 /* RSASSA-PSS-params for md, salt = hash length, MGF1 with md. */
 static ASN1_STRING *
@@ -153,9 +272,8 @@ pss_params(const EVP_MD *md, int salt)
 	    (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
 	    (pss->saltLength = ASN1_INTEGER_new()) == NULL)
 		goto out;
-	X509_ALGOR_set_md(pss->hashAlgorithm, md);
-	X509_ALGOR_set_md(mgf1md, md);
-	if (ASN1_item_pack(mgf1md, ASN1_ITEM_rptr(X509_ALGOR), &mgf1) == NULL ||
+	if (!set_hash(pss->hashAlgorithm, md) || !set_hash(mgf1md, md) ||
+	    ASN1_item_pack(mgf1md, ASN1_ITEM_rptr(X509_ALGOR), &mgf1) == NULL ||
 	    !X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1),
 			     V_ASN1_SEQUENCE, mgf1))
 		goto out;

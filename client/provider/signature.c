@@ -14,12 +14,13 @@
  *
  * Verification needs no agent: it is handed to the public half, i.e. to
  * the provider that decoded it.
+ *
+ * The context's parameters are answered in every form OpenSSL asks for
+ * them, as the default provider answers: its own code (cms, the
+ * EVP_PKEY_CTX_get_rsa_* calls) reads a string where it set a number.
  */
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -147,78 +148,75 @@ set_md(struct sigctx *c, const char *name, const char **slot)
 	return 1;
 }
 
+/* Paddings and PSS parameters are RSA's: an error for another key. */
+static int
+rsa_only(struct sigctx *c, const char *what)
+{
+	if (c->key->type == P11A_KEY_RSA)
+		return 1;
+	p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
+			"%s: only RSA keys have one, not %s keys", what,
+			p11a_key_type_name(c->key->type));
+	return 0;
+}
+
 static int
 set_pad(struct sigctx *c, const OSSL_PARAM *p)
 {
 	const char *s = NULL;
-	int mode = 0;
+	int mode = -1;
 
+	if (!rsa_only(c, "padding"))
+		return 0;
 	if (p->data_type == OSSL_PARAM_UTF8_STRING) {
 		if (!OSSL_PARAM_get_utf8_string_ptr(p, &s))
 			return 0;
-		mode = strcasecmp(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0
-			       ? RSA_PKCS1_PADDING
-		       : strcasecmp(s, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0
-			       ? RSA_PKCS1_PSS_PADDING
-			       : -1;
+		mode = p11a_sigalg_pad_mode(s);
 	} else if (!OSSL_PARAM_get_int(p, &mode)) {
 		return 0;
 	}
-	if (c->key->type == P11A_KEY_RSA && mode == RSA_PKCS1_PADDING) {
-		c->pad = P11A_PAD_PKCS1;
+	if (mode == RSA_PKCS1_PADDING || mode == RSA_PKCS1_PSS_PADDING) {
+		c->pad = mode == RSA_PKCS1_PADDING ? P11A_PAD_PKCS1
+						   : P11A_PAD_PSS;
 		return 1;
 	}
-	if (c->key->type == P11A_KEY_RSA && mode == RSA_PKCS1_PSS_PADDING) {
-		c->pad = P11A_PAD_PSS;
-		return 1;
-	}
+	if (s == NULL)
+		s = p11a_sigalg_pad_mode_name(mode);
 	p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
-			"padding %s: the agent does PKCS#1 v1.5 and PSS",
-			s != NULL ? s : "mode");
-	return 0;
-}
-
-/* A whole decimal int, sign allowed (as OpenSSL's own "-1"); -1 if not. */
-static int
-parse_int(const char *s, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < INT_MIN ||
-	    v > INT_MAX)
-		return -1;
-	*out = (int)v;
+			"padding %s (%d): the agent signs with pkcs1 "
+			"(PKCS#1 v1.5) or pss",
+			s != NULL ? s : "mode", mode);
 	return 0;
 }
 
 static int
 set_saltlen(struct sigctx *c, const OSSL_PARAM *p)
 {
-	const char *s;
-	int n;
+	const char *s = NULL;
+	int n = 0, ok;
 
-	if (p->data_type != OSSL_PARAM_UTF8_STRING)
-		return OSSL_PARAM_get_int(p, &c->saltlen);
-	if (!OSSL_PARAM_get_utf8_string_ptr(p, &s))
+	if (!rsa_only(c, "PSS salt length"))
 		return 0;
-	if (strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST) == 0)
-		n = RSA_PSS_SALTLEN_DIGEST;
-	else if (strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX) == 0)
-		n = RSA_PSS_SALTLEN_MAX;
-	else if (strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0)
-		n = RSA_PSS_SALTLEN_AUTO;
-	else if (parse_int(s, &n) != 0) {
+	if (p->data_type == OSSL_PARAM_UTF8_STRING)
+		ok = OSSL_PARAM_get_utf8_string_ptr(p, &s) &&
+		     p11a_sigalg_saltlen_parse(s, &n) == 0;
+	else
+		ok = OSSL_PARAM_get_int(p, &n) && p11a_sigalg_saltlen_valid(n);
+	if (ok) {
+		c->saltlen = n;
+		return 1;
+	}
+	if (s != NULL)
 		p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
 				"PSS salt length '%s': want digest, max, auto "
-				"or a number",
+				"or a length",
 				s);
-		return 0;
-	}
-	c->saltlen = n;
-	return 1;
+	else
+		p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
+				"PSS salt length %d: want a length or one of "
+				"RSA_PSS_SALTLEN_*",
+				n);
+	return 0;
 }
 
 static int
@@ -248,17 +246,22 @@ sig_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 		return 0;
 	if ((p = OSSL_PARAM_locate_const(
 		     params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL) {
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &s) ||
+		if (!rsa_only(c, "MGF1 digest") ||
+		    !OSSL_PARAM_get_utf8_string_ptr(p, &s) ||
 		    !set_md(c, s, &c->mgf1))
 			return 0;
 	}
 	return 1;
 }
 
+/*
+ * The parameters of each key type, in the types the default provider
+ * lists (strings where OpenSSL also takes numbers).
+ */
 static const OSSL_PARAM *
 sig_settable_ctx_params(void *ctx, void *provctx)
 {
-	static const OSSL_PARAM settable[] = {
+	static const OSSL_PARAM rsa[] = {
 		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
 		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PROPERTIES, NULL,
 				       0),
@@ -267,59 +270,162 @@ sig_settable_ctx_params(void *ctx, void *provctx)
 				       0),
 		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL,
 				       0),
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES,
+				       NULL, 0),
 		OSSL_PARAM_END,
 	};
+	static const OSSL_PARAM other[] = {
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PROPERTIES, NULL,
+				       0),
+		OSSL_PARAM_END,
+	};
+	const struct sigctx *c = ctx;
 
-	(void)ctx;
 	(void)provctx;
-	return settable;
+	return c != NULL && c->key != NULL && c->key->type != P11A_KEY_RSA
+		       ? other
+		       : rsa;
+}
+
+/* The salt length in effect: signing without one uses the hash length. */
+static int
+saltlen_of(const struct sigctx *c)
+{
+	if (c->saltlen != SALT_UNSET)
+		return c->saltlen;
+	return c->verify ? RSA_PSS_SALTLEN_AUTO : RSA_PSS_SALTLEN_DIGEST;
+}
+
+static uint16_t pick_scheme(struct sigctx *c, const char *md);
+
+static int
+get_algorithm_id(struct sigctx *c, OSSL_PARAM *p)
+{
+	uint8_t aid[AID_MAX];
+	size_t n;
+
+	/* a signer's certificate must not name what the agent cannot do */
+	if (!c->verify && pick_scheme(c, c->md) == 0)
+		return 0;
+	n = p11a_sigalg_algorithm_id(c->key->type, c->pad, c->md, aid,
+				     sizeof(aid));
+	if (n == 0) {
+		p11a_prov_raise(c->prov, P11A_ERR_SCHEME_UNSUPPORTED,
+				"no AlgorithmIdentifier for %s%s with %s",
+				p11a_key_type_name(c->key->type),
+				c->pad == P11A_PAD_PSS ? "-PSS" : "",
+				c->md != NULL ? c->md : "no digest");
+		return 0;
+	}
+	return OSSL_PARAM_set_octet_string(p, aid, n);
+}
+
+static int
+get_pad_mode(const struct sigctx *c, OSSL_PARAM *p)
+{
+	int mode = c->pad == P11A_PAD_PSS ? RSA_PKCS1_PSS_PADDING
+					  : RSA_PKCS1_PADDING;
+
+	if (p->data_type == OSSL_PARAM_UTF8_STRING)
+		return OSSL_PARAM_set_utf8_string(
+			p, p11a_sigalg_pad_mode_name(mode));
+	return OSSL_PARAM_set_int(p, mode);
+}
+
+static int
+get_saltlen(const struct sigctx *c, OSSL_PARAM *p)
+{
+	char s[16];
+
+	if (p->data_type != OSSL_PARAM_UTF8_STRING)
+		return OSSL_PARAM_set_int(p, saltlen_of(c));
+	return p11a_sigalg_saltlen_format(saltlen_of(c), s, sizeof(s)) == 0 &&
+	       OSSL_PARAM_set_utf8_string(p, s);
+}
+
+/* An RSA parameter asked of another key stays unanswered, as OpenSSL's. */
+static int
+get_rsa_params(const struct sigctx *c, OSSL_PARAM params[])
+{
+	const char *md = c->md != NULL ? c->md : "";
+	OSSL_PARAM *p;
+
+	if (c->key->type != P11A_KEY_RSA)
+		return 1;
+	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) !=
+		    NULL &&
+	    !get_pad_mode(c, p))
+		return 0;
+	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) !=
+		    NULL &&
+	    !get_saltlen(c, p))
+		return 0;
+	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) !=
+		    NULL &&
+	    !OSSL_PARAM_set_utf8_string(p, c->mgf1 != NULL ? c->mgf1 : md))
+		return 0;
+	return 1;
 }
 
 static int
 sig_get_ctx_params(void *ctx, OSSL_PARAM params[])
 {
 	struct sigctx *c = ctx;
-	uint8_t aid[AID_MAX];
-	size_t n;
 	OSSL_PARAM *p;
 
 	if (c == NULL || c->key == NULL)
 		return 0;
 	if ((p = OSSL_PARAM_locate(
-		     params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID)) != NULL) {
-		n = p11a_sigalg_algorithm_id(c->key->type, c->pad, c->md, aid,
-					     sizeof(aid));
-		if (n == 0 || !OSSL_PARAM_set_octet_string(p, aid, n))
-			return 0;
-	}
+		     params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID)) != NULL &&
+	    !get_algorithm_id(c, p))
+		return 0;
+	if (c->key->type == P11A_KEY_ED25519) /* it has no digest */
+		return 1;
 	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) !=
 		    NULL &&
 	    !OSSL_PARAM_set_utf8_string(p, c->md != NULL ? c->md : ""))
 		return 0;
-	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) !=
+	if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST_SIZE)) !=
 		    NULL &&
-	    p->data_type == OSSL_PARAM_INTEGER &&
-	    !OSSL_PARAM_set_int(p, c->pad == P11A_PAD_PSS
-					   ? RSA_PKCS1_PSS_PADDING
-					   : RSA_PKCS1_PADDING))
+	    c->key->type == P11A_KEY_EC &&
+	    !OSSL_PARAM_set_size_t(p, p11a_sigalg_md_size(c->md)))
 		return 0;
-	return 1;
+	return get_rsa_params(c, params);
 }
 
 static const OSSL_PARAM *
 sig_gettable_ctx_params(void *ctx, void *provctx)
 {
-	static const OSSL_PARAM gettable[] = {
+	static const OSSL_PARAM rsa[] = {
 		OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL,
 					0),
 		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
-		OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL, 0),
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL,
+				       0),
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL,
+				       0),
 		OSSL_PARAM_END,
 	};
+	static const OSSL_PARAM ec[] = {
+		OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL,
+					0),
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+		OSSL_PARAM_size_t(OSSL_SIGNATURE_PARAM_DIGEST_SIZE, NULL),
+		OSSL_PARAM_END,
+	};
+	static const OSSL_PARAM ed25519[] = {
+		OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL,
+					0),
+		OSSL_PARAM_END,
+	};
+	const struct sigctx *c = ctx;
 
-	(void)ctx;
 	(void)provctx;
-	return gettable;
+	if (c == NULL || c->key == NULL || c->key->type == P11A_KEY_RSA)
+		return rsa;
+	return c->key->type == P11A_KEY_EC ? ec : ed25519;
 }
 
 /* ---- init ---------------------------------------------------------------- */
@@ -399,24 +505,36 @@ sig_digest_verify_init(void *ctx, const char *mdname, void *keydata,
 
 /* ---- one request to the agent -------------------------------------------- */
 
+/* The agent's PSS is TLS's: a salt as long as the hash, MGF1 with it. */
+static int
+pss_supported(const struct sigctx *c, const char *md)
+{
+	size_t md_size = p11a_sigalg_md_size(md);
+	int salt = saltlen_of(c);
+	char asked[16];
+
+	if (c->pad != P11A_PAD_PSS || md == NULL)
+		return 1;
+	if ((c->mgf1 == NULL || strcmp(c->mgf1, md) == 0) &&
+	    (salt == RSA_PSS_SALTLEN_DIGEST || salt == (int)md_size))
+		return 1;
+	if (p11a_sigalg_saltlen_format(salt, asked, sizeof(asked)) != 0)
+		asked[0] = '\0';
+	p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
+			"PSS with salt length %s and MGF1 %s: the agent signs "
+			"%s with salt length %zu and MGF1 %s",
+			asked, c->mgf1 != NULL ? c->mgf1 : md, md, md_size, md);
+	return 0;
+}
+
 /* The scheme for the context's padding and digest md; 0 with an error. */
 static uint16_t
 pick_scheme(struct sigctx *c, const char *md)
 {
-	size_t md_size = p11a_sigalg_md_size(md);
 	uint16_t scheme;
 
-	if (c->pad == P11A_PAD_PSS &&
-	    ((c->mgf1 != NULL && strcmp(c->mgf1, md) != 0) ||
-	     (c->saltlen != SALT_UNSET &&
-	      c->saltlen != RSA_PSS_SALTLEN_DIGEST &&
-	      c->saltlen != (int)md_size))) {
-		p11a_prov_raise(c->prov, P11A_PROV_R_UNSUPPORTED_PADDING,
-				"PSS: the agent signs with MGF1 of the same "
-				"hash and a salt as long as the hash (%zu)",
-				md_size);
+	if (!pss_supported(c, md))
 		return 0;
-	}
 	scheme = p11a_sigalg_scheme(c->key->type, c->pad, md);
 	if (scheme == 0 || !p11a_key_has_scheme(c->key, scheme)) {
 		p11a_prov_raise(c->prov, P11A_ERR_SCHEME_UNSUPPORTED,
@@ -677,9 +795,7 @@ apply_padding(const struct sigctx *c, EVP_PKEY_CTX *pctx)
 		return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) >
 		       0;
 	return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-	       EVP_PKEY_CTX_set_rsa_pss_saltlen(
-		       pctx, c->saltlen == SALT_UNSET ? RSA_PSS_SALTLEN_AUTO
-						      : c->saltlen) > 0 &&
+	       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen_of(c)) > 0 &&
 	       (c->mgf1 == NULL ||
 		EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, c->mgf1, NULL) > 0);
 }

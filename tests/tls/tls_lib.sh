@@ -10,6 +10,7 @@
 # Environment (set by CTest): those of lib.sh, and
 #   P11A_PROVIDER_DIR   directory of p11agent.so
 #   P11A_FORK_SIGN      the fork test program
+#   P11A_SIG_PARAMS     the signature parameter test program
 #   P11A_TLS_PRELOAD    sanitizer runtime for stock programs (ASan builds)
 
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
