@@ -15,14 +15,11 @@
 #   fault_pipelined_signs ID N   N SIGNs in one write, replies as printed
 #   fault_wait_flags token|identity LABEL FLAGS [SECONDS]
 #   fault_count REGEX         lines of the shim's call log matching REGEX
-<<<<<<< HEAD
 #   fault_keys_alike D1 D2 K  keys K in D1 and D2: same CKA_ID, two pairs
 #   fault_list_count N        p11a_list, failing unless N identities
-=======
 #   fault_slow_card_agent MS ARGS   (re)start the agent with ARGS on the
 #                             shim, every C_Sign delayed by MS ms
 #   fault_expect_overlap MS N FN    N threads' signatures ran at once
->>>>>>> h7
 #   now_ms                    monotonic-enough wall clock in ms
 
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -131,7 +128,6 @@ fault_count() {
 	echo "${n:-0}"
 }
 
-<<<<<<< HEAD
 # fault_keys_alike DIR1 DIR2 NAME: fail unless the keys NAME that
 # p11a_make_token wrote to DIR1 and DIR2 share a CKA_ID and are two key
 # pairs (the set-up of the tests of tokens that look alike).
@@ -147,7 +143,8 @@ fault_list_count() {
 	p11a_list
 	[[ ${#P11A_ID_ID[@]} -eq $1 ]] ||
 		p11a_fail "list shows ${#P11A_ID_ID[@]} identities, expected $1: ${P11A_ID_URI[*]}"
-=======
+}
+
 # fault_slow_card_agent MS ARGS...: stop the agent if one runs, and start
 # one with ARGS on the shim, every C_Sign delayed by MS ms (a slow card).
 # Needs only p11a_setup_dir, so tests of other directories use it too.
@@ -180,5 +177,4 @@ fault_expect_overlap() {
 	((ELAPSED_MS < 4 * one)) ||
 		p11a_fail "$n threads took $ELAPSED_MS ms for one signature each, one thread $one ms: their signatures did not overlap"
 	echo "ok: one signature $one ms, $n at once $ELAPSED_MS ms"
->>>>>>> h7
 }
