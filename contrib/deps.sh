@@ -20,6 +20,7 @@ P11A_PACKAGES=(
 	pinentry-curses            # tests/config: a real pinentry on a pty
 	curl                       # tests/tls: a plain client through p11agent tunnel
 	libp11-dev libengine-pkcs11-openssl libnss3-tools openvpn # tests/pkcs11: consumers of the module
+	openjdk-17-jdk-headless    # tests/pkcs11: Java (SunPKCS11, keytool, JSSE)
 )
 
 # Print the packages of P11A_PACKAGES that are not installed.
