@@ -21,6 +21,7 @@ P11A_PACKAGES=(
 	curl                       # tests/tls: a plain client through p11agent tunnel
 	libp11-dev libengine-pkcs11-openssl libnss3-tools openvpn # tests/pkcs11: consumers of the module
 	strace                     # tests/integration: the client never polls while it waits
+	openjdk-17-jdk-headless    # tests/pkcs11: Java (SunPKCS11, keytool, JSSE)
 )
 
 # Print the packages of P11A_PACKAGES that are not installed.

@@ -144,7 +144,7 @@ CK_RV
 C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList,
 		   CK_ULONG_PTR pulCount)
 {
-	CK_MECHANISM_TYPE m[P11M_MECH_MAX];
+	CK_MECHANISM_TYPE m[P11M_SLOT_MECH_MAX];
 	size_t n;
 	CK_RV rv;
 

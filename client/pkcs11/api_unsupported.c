@@ -1,7 +1,7 @@
 /*
  * The PKCS#11 2.40 functions the module does not implement: it only
- * finds keys and signs.  They answer CKR_FUNCTION_NOT_SUPPORTED, except
- * the legacy parallel-function pair, which answers
+ * finds keys, signs and digests.  They answer CKR_FUNCTION_NOT_SUPPORTED,
+ * except the legacy parallel-function pair, which answers
  * CKR_FUNCTION_NOT_PARALLEL as the standard asks.
  */
 #include <p11-kit/pkcs11.h>
@@ -144,33 +144,7 @@ C_DecryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR last_part,
 }
 
 CK_RV
-C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism)
-{
-	return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-CK_RV
-C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,
-	 CK_BYTE_PTR digest, CK_ULONG_PTR digest_len)
-{
-	return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-CK_RV
-C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len)
-{
-	return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-CK_RV
 C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key)
-{
-	return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-CK_RV
-C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR digest,
-	      CK_ULONG_PTR digest_len)
 {
 	return CKR_FUNCTION_NOT_SUPPORTED;
 }

@@ -363,15 +363,17 @@ size_t
 p11m_slot_mechanisms(CK_SLOT_ID slot, CK_MECHANISM_TYPE *out)
 {
 	CK_MECHANISM_TYPE m[P11M_MECH_MAX];
-	size_t i, j, n, count = 0;
+	size_t i, j, n, count;
 
+	/* every slot digests, with or without keys */
+	count = p11m_digest_mechanisms(out, P11M_DIGEST_MAX);
 	for (i = 0; i < p11m.n_keys; i++) {
 		if (!p11m.keys[i].listed || p11m.keys[i].slot != slot)
 			continue;
 		n = p11m_mech_list_for_key(&p11m.keys[i].info, m,
 					   P11M_MECH_MAX);
 		for (j = 0; j < n; j++)
-			if (count < P11M_MECH_MAX &&
+			if (count < P11M_SLOT_MECH_MAX &&
 			    !has_mech(out, count, m[j]))
 				out[count++] = m[j];
 	}
@@ -386,7 +388,8 @@ p11m_slot_mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
 	size_t i;
 	int found = 0;
 
-	memset(info, 0, sizeof(*info));
+	if (p11m_digest_mechanism_info(type, info) == CKR_OK)
+		return CKR_OK;
 	for (i = 0; i < p11m.n_keys; i++) {
 		k = &p11m.keys[i];
 		if (!k->listed || k->slot != slot ||

@@ -11,6 +11,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "digest.h"
 #include "state.h"
 
 /*
@@ -35,15 +36,19 @@ struct p11m_object *p11m_object_get(CK_OBJECT_HANDLE handle, CK_SLOT_ID slot);
 /* p11m_object_key - the key (identity) an object belongs to. */
 struct p11m_key *p11m_object_key(const struct p11m_object *o);
 
+/* Upper bound of p11m_slot_mechanisms()'s count. */
+#define P11M_SLOT_MECH_MAX (P11M_DIGEST_MAX + P11M_MECH_MAX)
+
 /*
- * p11m_slot_mechanisms - the union of the mechanisms of the keys on
- * slot, into out (room for P11M_MECH_MAX); returns the count.
+ * p11m_slot_mechanisms - the digests, then the union of the mechanisms
+ * of the keys on slot, into out (room for P11M_SLOT_MECH_MAX); returns
+ * the count.
  */
 size_t p11m_slot_mechanisms(CK_SLOT_ID slot, CK_MECHANISM_TYPE *out);
 
 /*
  * p11m_slot_mechanism_info - C_GetMechanismInfo for type on slot;
- * CKR_MECHANISM_INVALID when no key there can do it.
+ * CKR_MECHANISM_INVALID when it is no digest and no key there can do it.
  */
 CK_RV p11m_slot_mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
 			       CK_MECHANISM_INFO *info);

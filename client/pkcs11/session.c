@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operation.h"
 #include "session.h"
-#include "signop.h"
 #include "state.h"
 
 CK_RV
@@ -64,9 +64,11 @@ static void
 close_at(size_t i)
 {
 	struct p11m_session *s = p11m.sessions[i];
+	int kind;
 
 	p11m_session_find_reset(s);
-	p11m_signop_free(s->op);
+	for (kind = 0; kind < P11M_OP_KINDS; kind++)
+		p11m_op_free(kind, s->ops[kind].op);
 	free(s);
 	p11m.sessions[i] = p11m.sessions[--p11m.n_sessions];
 }
@@ -100,4 +102,69 @@ p11m_session_close_all(void)
 {
 	while (p11m.n_sessions > 0)
 		close_at(p11m.n_sessions - 1);
+}
+
+CK_RV
+p11m_session_op_enter(CK_SESSION_HANDLE h, enum p11m_op_kind kind,
+		      const CK_MECHANISM *m, struct p11m_session **s)
+{
+	const struct p11m_session_op *o;
+	CK_RV rv;
+
+	*s = NULL;
+	if ((rv = p11m_enter()) != CKR_OK)
+		return rv;
+	if (m == NULL)
+		return p11m_leave(CKR_ARGUMENTS_BAD);
+	if ((*s = p11m_session_get(h)) == NULL)
+		return p11m_leave(CKR_SESSION_HANDLE_INVALID);
+	o = &(*s)->ops[kind];
+	if (o->op != NULL || o->busy) {
+		*s = NULL;
+		return p11m_leave(CKR_OPERATION_ACTIVE);
+	}
+	return CKR_OK;
+}
+
+CK_RV
+p11m_session_op_take(CK_SESSION_HANDLE h, enum p11m_op_kind kind, void **op)
+{
+	struct p11m_session *s;
+	struct p11m_session_op *o;
+	CK_RV rv;
+
+	*op = NULL;
+	if ((rv = p11m_enter()) != CKR_OK)
+		return rv;
+	if ((s = p11m_session_get(h)) == NULL)
+		return p11m_leave(CKR_SESSION_HANDLE_INVALID);
+	o = &s->ops[kind];
+	if (o->busy)
+		return p11m_leave(CKR_OPERATION_ACTIVE);
+	if (o->op == NULL)
+		return p11m_leave(CKR_OPERATION_NOT_INITIALIZED);
+	*op = o->op;
+	o->op = NULL;
+	o->busy = 1;
+	return p11m_leave(CKR_OK);
+}
+
+void *
+p11m_session_op_put(CK_SESSION_HANDLE h, enum p11m_op_kind kind, void *op,
+		    int keep)
+{
+	struct p11m_session *s;
+
+	p11m_lock();
+	/* the session (or the whole module) may be gone by now */
+	s = p11m.initialized ? p11m_session_get(h) : NULL;
+	if (s != NULL) {
+		s->ops[kind].busy = 0;
+		if (keep) {
+			s->ops[kind].op = op;
+			op = NULL;
+		}
+	}
+	p11m_unlock();
+	return op;
 }

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "agent.h"
+#include "digest.h"
 #include "ecsig.h"
 #include "signop.h"
 
@@ -18,27 +19,11 @@ struct p11m_signop {
 	struct p11m_plan plan;
 	struct p11m_keyinfo info;
 	char *identity;
-	EVP_MD *md;	   /* HASHED: the hash */
-	EVP_MD_CTX *mdctx; /* HASHED: the running hash */
-	uint8_t *buf;	   /* others: the input so far */
+	struct p11m_digest *hash; /* HASHED: the running hash */
+	uint8_t *buf;		  /* others: the input so far */
 	size_t len;
 	size_t cap;
 };
-
-static CK_RV
-start_hash(struct p11m_signop *op)
-{
-	const char *name = p11a_hash_openssl_name(op->plan.hash);
-
-	if (name == NULL)
-		return CKR_GENERAL_ERROR;
-	if ((op->md = EVP_MD_fetch(NULL, name, NULL)) == NULL ||
-	    (op->mdctx = EVP_MD_CTX_new()) == NULL)
-		return CKR_HOST_MEMORY;
-	if (!EVP_DigestInit_ex(op->mdctx, op->md, NULL))
-		return CKR_GENERAL_ERROR;
-	return CKR_OK;
-}
 
 CK_RV
 p11m_signop_new(const CK_MECHANISM *m, const char *identity,
@@ -58,7 +43,8 @@ p11m_signop_new(const CK_MECHANISM *m, const char *identity,
 		goto out;
 	}
 	if (op->plan.kind == P11M_MECH_HASHED)
-		rv = start_hash(op);
+		rv = p11m_digest_new_md(p11a_hash_openssl_name(op->plan.hash),
+					&op->hash);
 out:
 	if (rv != CKR_OK)
 		p11m_signop_free(op);
@@ -101,9 +87,7 @@ p11m_signop_update(struct p11m_signop *op, const uint8_t *data, size_t len)
 {
 	if (op->plan.kind != P11M_MECH_HASHED)
 		return append(op, data, len);
-	if (len > 0 && !EVP_DigestUpdate(op->mdctx, data, len))
-		return CKR_GENERAL_ERROR;
-	return CKR_OK;
+	return p11m_digest_update(op->hash, data, len);
 }
 
 /* The agent's signature sig in PKCS#11 form, exactly want bytes. */
@@ -138,12 +122,12 @@ p11m_signop_final(struct p11m_signop *op, uint8_t *out, CK_ULONG *out_len)
 	uint8_t digest[EVP_MAX_MD_SIZE], *sig = NULL;
 	const uint8_t *input = op->buf;
 	size_t input_len = op->len, sig_len = 0, want = p11m_signop_len(op);
-	unsigned int dlen = 0;
+	CK_ULONG dlen = 0;
 	CK_RV rv;
 
 	if (op->plan.kind == P11M_MECH_HASHED) {
-		if (!EVP_DigestFinal_ex(op->mdctx, digest, &dlen))
-			return CKR_GENERAL_ERROR;
+		if ((rv = p11m_digest_final(op->hash, digest, &dlen)) != CKR_OK)
+			return rv;
 		input = digest;
 		input_len = dlen;
 	}
@@ -165,8 +149,7 @@ p11m_signop_free(struct p11m_signop *op)
 {
 	if (op == NULL)
 		return;
-	EVP_MD_CTX_free(op->mdctx);
-	EVP_MD_free(op->md);
+	p11m_digest_free(op->hash);
 	free(op->buf);
 	free(op->identity);
 	free(op);

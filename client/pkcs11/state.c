@@ -117,3 +117,14 @@ p11m_pad(CK_UTF8CHAR *dst, size_t size, const char *src)
 	if (n > 0)
 		memcpy(dst, src, n);
 }
+
+int
+p11m_size_answered(const CK_BYTE *out, CK_ULONG *out_len, size_t need,
+		   CK_RV *rv)
+{
+	if (out != NULL && *out_len >= need)
+		return 0;
+	*rv = out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+	*out_len = need;
+	return 1;
+}

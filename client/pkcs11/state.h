@@ -101,4 +101,13 @@ void p11m_state_register_fork(void);
 /* p11m_pad - copy src into a blank-padded, unterminated PKCS#11 field. */
 void p11m_pad(CK_UTF8CHAR *dst, size_t size, const char *src);
 
+/*
+ * p11m_size_answered - PKCS#11's rule for an output of need bytes: 1
+ * when the call ends here with *out_len = need, a size query (out NULL;
+ * *rv = CKR_OK) or a buffer too short (*rv = CKR_BUFFER_TOO_SMALL); 0
+ * when out has room.  Either way the operation goes on.
+ */
+int p11m_size_answered(const CK_BYTE *out, CK_ULONG *out_len, size_t need,
+		       CK_RV *rv);
+
 #endif

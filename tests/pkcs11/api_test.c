@@ -2,7 +2,7 @@
  * p11m-api-test - drive p11agent-pkcs11.so through its function list, the
  * way PKCS#11 consumers do, and check what it answers.  Signatures are
  * verified with OpenSSL against DIR/NAME.pub.pem (read from the real
- * token by p11a-mktoken).
+ * token by p11a-mktoken), digests compared with OpenSSL's.
  *
  *   p11m-api-test MODULE conformance DIR TOKEN NAME...
  *   p11m-api-test MODULE list [RESERVED]
@@ -348,6 +348,250 @@ check_unsupported(CK_SESSION_HANDLE s, const struct key *k)
 	      "C_CreateObject");
 }
 
+/* ---- digests ----------------------------------------------------------- */
+
+/* The digest mechanisms and OpenSSL's name for each. */
+static const struct {
+	CK_MECHANISM_TYPE type;
+	const char *md;
+} digests[] = {
+	{CKM_SHA_1, "SHA1"},	{CKM_SHA224, "SHA224"}, {CKM_SHA256, "SHA256"},
+	{CKM_SHA384, "SHA384"}, {CKM_SHA512, "SHA512"},
+};
+
+#define N_DIGESTS (sizeof(digests) / sizeof(digests[0]))
+
+/* OpenSSL's digest of msg with md into out; its length. */
+static CK_ULONG
+openssl_digest(const char *md, const uint8_t *msg, size_t len, uint8_t *out)
+{
+	unsigned int n = 0;
+
+	TL_CHECK(EVP_Digest(msg, len, out, &n, EVP_get_digestbyname(md), NULL),
+		 "OpenSSL cannot hash with %s", md);
+	return n;
+}
+
+/*
+ * Digest msg with mechanism type: C_Digest (parts 1) or that many
+ * C_DigestUpdate calls, one of them empty, and C_DigestFinal.
+ */
+static CK_RV
+module_digest(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE type, const uint8_t *msg,
+	      size_t len, int parts, uint8_t *out, CK_ULONG *out_len)
+{
+	CK_MECHANISM m = {type, NULL, 0};
+	size_t step = len / (size_t)parts + 1, off;
+	CK_RV rv;
+
+	if ((rv = f->C_DigestInit(s, &m)) != CKR_OK)
+		return rv;
+	if (parts <= 1)
+		return f->C_Digest(s, (CK_BYTE_PTR)msg, len, out, out_len);
+	if ((rv = f->C_DigestUpdate(s, NULL, 0)) != CKR_OK)
+		return rv;
+	for (off = 0; off < len; off += step) {
+		rv = f->C_DigestUpdate(s, (CK_BYTE_PTR)msg + off,
+				       len - off < step ? len - off : step);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	return f->C_DigestFinal(s, out, out_len);
+}
+
+/* Every slot lists the digests, C_GetMechanismInfo says CKF_DIGEST. */
+static void
+check_digest_mechanisms(CK_SLOT_ID slot)
+{
+	CK_MECHANISM_TYPE list[64];
+	CK_MECHANISM_INFO info;
+	CK_ULONG n = 64, j;
+	size_t i;
+
+	TL_RV(f->C_GetMechanismList(slot, list, &n), CKR_OK,
+	      "C_GetMechanismList");
+	for (i = 0; i < N_DIGESTS; i++) {
+		for (j = 0; j < n && list[j] != digests[i].type; j++)
+			;
+		TL_CHECK(j < n, "%s not in the mechanism list", digests[i].md);
+		TL_RV(f->C_GetMechanismInfo(slot, digests[i].type, &info),
+		      CKR_OK, digests[i].md);
+		TL_CHECK(info.flags == CKF_DIGEST, "%s: flags 0x%lx",
+			 digests[i].md, (unsigned long)info.flags);
+	}
+}
+
+/* Each digest, single- and multi-part and of nothing, equals OpenSSL's. */
+static void
+check_digest_values(CK_SESSION_HANDLE s)
+{
+	uint8_t msg[1000], want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+	CK_ULONG want_len, len;
+	size_t i;
+	int parts;
+	CK_RV rv;
+
+	for (i = 0; i < N_DIGESTS; i++) {
+		for (parts = 1; parts <= 4; parts += 3) {
+			tl_random(msg, sizeof(msg));
+			want_len = openssl_digest(digests[i].md, msg,
+						  sizeof(msg), want);
+			len = sizeof(got);
+			rv = module_digest(s, digests[i].type, msg, sizeof(msg),
+					   parts, got, &len);
+			TL_RV(rv, CKR_OK, digests[i].md);
+			TL_CHECK(same(got, len, want, want_len),
+				 "%s (%d parts) differs from OpenSSL's",
+				 digests[i].md, parts);
+		}
+		want_len = openssl_digest(digests[i].md, msg, 0, want);
+		len = sizeof(got);
+		TL_RV(module_digest(s, digests[i].type, NULL, 0, 1, got, &len),
+		      CKR_OK, "digest of nothing");
+		TL_CHECK(same(got, len, want, want_len),
+			 "%s of nothing differs from OpenSSL's", digests[i].md);
+	}
+}
+
+/*
+ * One digest at a time (a second C_DigestInit leaves the first alone);
+ * size queries and short buffers leave it active; C_Digest and
+ * C_DigestFinal end it.
+ */
+static void
+check_digest_rules(CK_SESSION_HANDLE s)
+{
+	CK_MECHANISM m = {CKM_SHA256, NULL, 0}, other = {CKM_SHA384, NULL, 0};
+	uint8_t msg[100], want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+	CK_ULONG want_len, len;
+
+	tl_random(msg, sizeof(msg));
+	want_len = openssl_digest("SHA256", msg, sizeof(msg), want);
+	TL_RV(f->C_DigestInit(s, &m), CKR_OK, "C_DigestInit");
+	TL_RV(f->C_DigestInit(s, &other), CKR_OPERATION_ACTIVE,
+	      "a second C_DigestInit");
+	TL_RV(f->C_Digest(s, msg, sizeof(msg), NULL, &len), CKR_OK,
+	      "C_Digest size query");
+	TL_CHECK(len == 32, "SHA-256 digest length %lu", len);
+	len = 31;
+	TL_RV(f->C_Digest(s, msg, sizeof(msg), got, &len), CKR_BUFFER_TOO_SMALL,
+	      "C_Digest into a short buffer");
+	TL_CHECK(len == 32, "length after a short buffer %lu", len);
+	len = sizeof(got);
+	TL_RV(f->C_Digest(s, msg, sizeof(msg), got, &len), CKR_OK, "C_Digest");
+	/* the first operation's hash, not the refused second one's */
+	TL_CHECK(same(got, len, want, want_len),
+		 "SHA-256 after a refused C_DigestInit differs from OpenSSL's");
+	TL_RV(f->C_Digest(s, msg, sizeof(msg), got, &len),
+	      CKR_OPERATION_NOT_INITIALIZED, "C_Digest after the end");
+
+	TL_RV(f->C_DigestInit(s, &m), CKR_OK, "C_DigestInit after C_Digest");
+	TL_RV(f->C_DigestUpdate(s, msg, 60), CKR_OK, "C_DigestUpdate");
+	TL_RV(f->C_DigestFinal(s, NULL, &len), CKR_OK,
+	      "C_DigestFinal size query");
+	len = 1;
+	TL_RV(f->C_DigestFinal(s, got, &len), CKR_BUFFER_TOO_SMALL,
+	      "C_DigestFinal into a short buffer");
+	TL_RV(f->C_DigestUpdate(s, msg + 60, sizeof(msg) - 60), CKR_OK,
+	      "C_DigestUpdate after a size query");
+	len = sizeof(got);
+	TL_RV(f->C_DigestFinal(s, got, &len), CKR_OK, "C_DigestFinal");
+	TL_CHECK(same(got, len, want, want_len),
+		 "multi-part SHA-256 differs from OpenSSL's");
+	TL_RV(f->C_DigestFinal(s, got, &len), CKR_OPERATION_NOT_INITIALIZED,
+	      "C_DigestFinal after the end");
+	TL_RV(f->C_DigestUpdate(s, msg, 1), CKR_OPERATION_NOT_INITIALIZED,
+	      "C_DigestUpdate without C_DigestInit");
+}
+
+static void
+check_digest_refusals(CK_SESSION_HANDLE s)
+{
+	CK_MECHANISM m = {CKM_MD5, NULL, 0};
+	uint8_t got[EVP_MAX_MD_SIZE];
+	CK_BYTE param = 0;
+	CK_ULONG len;
+
+	TL_RV(f->C_DigestInit(s, NULL), CKR_ARGUMENTS_BAD,
+	      "C_DigestInit without a mechanism");
+	TL_RV(f->C_DigestInit(s, &m), CKR_MECHANISM_INVALID,
+	      "C_DigestInit with MD5");
+	m.mechanism = CKM_SHA256_RSA_PKCS;
+	TL_RV(f->C_DigestInit(s, &m), CKR_MECHANISM_INVALID,
+	      "C_DigestInit with a signing mechanism");
+	m.mechanism = CKM_SHA256;
+	m.pParameter = &param;
+	m.ulParameterLen = sizeof(param);
+	TL_RV(f->C_DigestInit(s, &m), CKR_MECHANISM_PARAM_INVALID,
+	      "C_DigestInit with parameters");
+	m.pParameter = NULL;
+	m.ulParameterLen = 0;
+	TL_RV(f->C_DigestInit(s + 1000, &m), CKR_SESSION_HANDLE_INVALID,
+	      "C_DigestInit on no session");
+	TL_RV(f->C_DigestKey(s, 1), CKR_FUNCTION_NOT_SUPPORTED, "C_DigestKey");
+	TL_RV(f->C_DigestInit(s, &m), CKR_OK, "C_DigestInit");
+	TL_RV(f->C_Digest(s, &param, 1, NULL, NULL), CKR_ARGUMENTS_BAD,
+	      "C_Digest without a length");
+	TL_RV(f->C_Digest(s, NULL, 5, NULL, &len), CKR_ARGUMENTS_BAD,
+	      "C_Digest of 5 bytes at NULL");
+	TL_RV(f->C_DigestUpdate(s, NULL, 5), CKR_ARGUMENTS_BAD,
+	      "C_DigestUpdate of 5 bytes at NULL");
+	/* end the operation, whether or not a bad argument did */
+	len = sizeof(got);
+	f->C_DigestFinal(s, got, &len);
+}
+
+/*
+ * A session digests and signs at once; one closed in mid-digest frees
+ * its operation (the sanitizer and valgrind runs see a leak).
+ */
+static void
+check_digest_beside_signing(CK_SLOT_ID slot, CK_SESSION_HANDLE s,
+			    const struct key *k)
+{
+	CK_MECHANISM m = {CKM_SHA512, NULL, 0};
+	uint8_t msg[300], want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+	uint8_t sig[SIG_MAX];
+	const struct tl_case *cs;
+	CK_ULONG want_len, len = sizeof(got), sig_len = sizeof(sig);
+	size_t n, i;
+
+	cs = tl_cases(&n);
+	for (i = 0; i < n && cs[i].key_type != k->type; i++)
+		;
+	if (i == n)
+		return;
+	tl_random(msg, sizeof(msg));
+	want_len = openssl_digest("SHA512", msg, sizeof(msg), want);
+	TL_RV(f->C_DigestInit(s, &m), CKR_OK, "C_DigestInit before signing");
+	TL_RV(f->C_DigestUpdate(s, msg, 100), CKR_OK, "C_DigestUpdate");
+	TL_RV(tl_sign(f, s, k->priv, &cs[i], msg, sizeof(msg), 3, sig,
+		      &sig_len),
+	      CKR_OK, "signing while a digest runs");
+	TL_CHECK(tl_verify(k->pub, &cs[i], msg, sizeof(msg), sig, sig_len),
+		 "%s while a digest runs does not verify", cs[i].name);
+	TL_RV(f->C_DigestUpdate(s, msg + 100, sizeof(msg) - 100), CKR_OK,
+	      "C_DigestUpdate after signing");
+	TL_RV(f->C_DigestFinal(s, got, &len), CKR_OK, "C_DigestFinal");
+	TL_CHECK(same(got, len, want, want_len),
+		 "SHA-512 around a signature differs from OpenSSL's");
+
+	s = tl_session(f, slot);
+	TL_RV(f->C_DigestInit(s, &m), CKR_OK, "C_DigestInit");
+	TL_RV(f->C_DigestUpdate(s, msg, 10), CKR_OK, "C_DigestUpdate");
+	TL_RV(f->C_CloseSession(s), CKR_OK, "C_CloseSession in mid-digest");
+}
+
+static void
+check_digests(CK_SLOT_ID slot, CK_SESSION_HANDLE s, const struct key *k)
+{
+	check_digest_mechanisms(slot);
+	check_digest_values(s);
+	check_digest_rules(s);
+	check_digest_refusals(s);
+	check_digest_beside_signing(slot, s, k);
+}
+
 static int
 cmd_conformance(int argc, char **argv)
 {
@@ -382,6 +626,8 @@ cmd_conformance(int argc, char **argv)
 			check_lengths(s, &keys[i]);
 		check_unsupported(s, &keys[i]);
 	}
+	if (nkeys > 0 && keys[0].priv != CK_INVALID_HANDLE)
+		check_digests(slot, s, &keys[0]);
 	TL_RV(f->C_CloseSession(s), CKR_OK, "C_CloseSession");
 	TL_RV(f->C_Finalize(NULL), CKR_OK, "C_Finalize");
 	TL_RV(f->C_GetSlotList(CK_TRUE, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED,

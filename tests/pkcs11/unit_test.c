@@ -1,7 +1,7 @@
 /*
  * cmocka tests of the module's pure logic: mechanism checks and their
- * SIGN requests, ECDSA DER to r||s, the identity filter, the options and
- * attribute templates.  No agent, no token.
+ * SIGN requests, digests, ECDSA DER to r||s, the identity filter, the
+ * options and attribute templates.  No agent, no token.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 
 #include "attrs.h"
+#include "digest.h"
 #include "ecsig.h"
 #include "filter.h"
 #include "mech.h"
@@ -390,6 +392,105 @@ attribute_template_semantics(void **state)
 	p11m_attrs_free(&a);
 }
 
+/* FIPS 180-4 example values: the digests of "abc". */
+static const struct {
+	CK_MECHANISM_TYPE type;
+	const char *abc;
+} known[] = {
+	{CKM_SHA_1, "a9993e364706816aba3e25717850c26c9cd0d89d"},
+	{CKM_SHA224,
+	 "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"},
+	{CKM_SHA256, "ba7816bf8f01cfea414140de5dae2223"
+		     "b00361a396177a9cb410ff61f20015ad"},
+	{CKM_SHA384, "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded163"
+		     "1a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"},
+	{CKM_SHA512, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea2"
+		     "0a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd"
+		     "454d4423643ce80e2a9ac94fa54ca49f"},
+};
+
+#define N_KNOWN (sizeof(known) / sizeof(known[0]))
+
+static void
+digests_match_known_answers_in_parts(void **state)
+{
+	CK_MECHANISM m = {0, NULL, 0};
+	struct p11m_digest *d;
+	uint8_t out[64], *want;
+	CK_ULONG len;
+	long want_len;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_KNOWN; i++) {
+		want = OPENSSL_hexstr2buf(known[i].abc, &want_len);
+		assert_non_null(want);
+		m.mechanism = known[i].type;
+		assert_int_equal(p11m_digest_new(&m, &d), CKR_OK);
+		assert_int_equal(p11m_digest_len(d), (size_t)want_len);
+		/* "abc" in three parts, one of them empty */
+		assert_int_equal(p11m_digest_update(d, (const uint8_t *)"a", 1),
+				 CKR_OK);
+		assert_int_equal(p11m_digest_update(d, NULL, 0), CKR_OK);
+		assert_int_equal(
+			p11m_digest_update(d, (const uint8_t *)"bc", 2),
+			CKR_OK);
+		assert_int_equal(p11m_digest_final(d, out, &len), CKR_OK);
+		assert_int_equal(len, (CK_ULONG)want_len);
+		assert_memory_equal(out, want, len);
+		p11m_digest_free(d);
+		OPENSSL_free(want);
+	}
+}
+
+static void
+digest_refuses_other_mechanisms_and_parameters(void **state)
+{
+	CK_MECHANISM m = {CKM_MD5, NULL, 0};
+	struct p11m_digest *d = (struct p11m_digest *)&m;
+	CK_BYTE param = 0;
+
+	(void)state;
+	assert_int_equal(p11m_digest_new(&m, &d), CKR_MECHANISM_INVALID);
+	assert_null(d);
+	m.mechanism = CKM_SHA256_RSA_PKCS;
+	assert_int_equal(p11m_digest_new(&m, &d), CKR_MECHANISM_INVALID);
+	m.mechanism = CKM_SHA256;
+	m.pParameter = &param;
+	m.ulParameterLen = 1;
+	assert_int_equal(p11m_digest_new(&m, &d), CKR_MECHANISM_PARAM_INVALID);
+	assert_null(d);
+	assert_int_equal(p11m_digest_new(NULL, &d), CKR_ARGUMENTS_BAD);
+	assert_int_equal(p11m_digest_new_md("NO-SUCH-HASH", &d),
+			 CKR_GENERAL_ERROR);
+	assert_null(d);
+}
+
+static void
+digest_mechanisms_are_listed_with_digest_flag(void **state)
+{
+	CK_MECHANISM_TYPE list[P11M_DIGEST_MAX];
+	CK_MECHANISM_INFO info;
+	size_t i, n;
+
+	(void)state;
+	n = p11m_digest_mechanisms(list, P11M_DIGEST_MAX);
+	assert_int_equal(n, N_KNOWN);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(list[i], known[i].type);
+		assert_int_equal(p11m_digest_mechanism_info(list[i], &info),
+				 CKR_OK);
+		assert_int_equal(info.flags, CKF_DIGEST);
+		assert_int_equal(info.ulMinKeySize, 0);
+		assert_int_equal(info.ulMaxKeySize, 0);
+	}
+	assert_int_equal(p11m_digest_mechanisms(list, 2), 2);
+	assert_int_equal(p11m_digest_mechanism_info(CKM_ECDSA, &info),
+			 CKR_MECHANISM_INVALID);
+	assert_int_equal(p11m_digest_mechanism_info(CKM_MD5, &info),
+			 CKR_MECHANISM_INVALID);
+}
+
 int
 main(void)
 {
@@ -402,6 +503,10 @@ main(void)
 		cmocka_unit_test(ecdsa_digest_length_picks_the_scheme),
 		cmocka_unit_test(eddsa_sends_the_message_form),
 		cmocka_unit_test(key_mechanism_list_follows_its_schemes),
+		cmocka_unit_test(digests_match_known_answers_in_parts),
+		cmocka_unit_test(
+			digest_refuses_other_mechanisms_and_parameters),
+		cmocka_unit_test(digest_mechanisms_are_listed_with_digest_flag),
 		cmocka_unit_test(ecdsa_der_becomes_fixed_width_r_and_s),
 		cmocka_unit_test(filter_by_key_type_and_by_uri),
 		cmocka_unit_test(environment_overrides_init_args),
