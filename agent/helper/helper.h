@@ -17,34 +17,11 @@
 #include <p11-kit/pkcs11.h>
 
 #include "buf.h"
+#include "hproto.h"
 
-#define HELPER_VERSION 1u
 #define HELPER_FD 3
 #define HELPER_MAX_KEYS 256
 #define HELPER_SIG_BUF 1100
-
-enum helper_msg {
-	H_HELLO = 0x01,
-	H_LOGIN = 0x02,
-	H_LOGOUT = 0x03,
-	H_KEYS = 0x04,
-	H_SIGN = 0x05,
-	H_PROBE = 0x06,
-	H_PING = 0x07,
-	H_SHUTDOWN = 0x08,
-
-	H_OK = 0x80,
-	H_HELLO_REPLY = 0x81,
-	H_KEYS_REPLY = 0x84,
-	H_SIGNATURE = 0x85,
-	H_PROBE_REPLY = 0x86,
-	H_PONG = 0x87,
-	H_ERROR = 0xff
-};
-
-/* KEYS flags of a key */
-#define H_KEY_ALWAYS_AUTHENTICATE 0x01u
-#define H_KEY_NO_SIGN 0x02u
 
 /* A request as decoded; pointers borrow the job's copy of the payload. */
 struct hreq {

@@ -33,28 +33,10 @@
 #include <p11-kit/p11-kit.h>
 
 #include "buf.h"
+#include "hproto.h"
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
 #include "wire.h"
-
-/* docs/HELPER.md message types */
-enum {
-	H_HELLO = 0x01,
-	H_LOGIN = 0x02,
-	H_LOGOUT = 0x03,
-	H_KEYS = 0x04,
-	H_SIGN = 0x05,
-	H_PROBE = 0x06,
-	H_PING = 0x07,
-	H_SHUTDOWN = 0x08,
-	H_OK = 0x80,
-	H_HELLO_REPLY = 0x81,
-	H_KEYS_REPLY = 0x84,
-	H_SIGNATURE = 0x85,
-	H_PROBE_REPLY = 0x86,
-	H_PONG = 0x87,
-	H_ERROR = 0xff
-};
 
 #define TIMEOUT_MS 60000 /* liveness only */
 #define MAX_KEYS 16
