@@ -20,15 +20,19 @@ close_fds_from_proc(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
-	int me, fd;
+	int me;
 
 	if (d == NULL)
 		return -1;
 	me = dirfd(d);
 	while ((e = readdir(d)) != NULL) {
-		fd = atoi(e->d_name);
-		if (fd > HELPER_FD && fd != me)
-			close(fd);
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		/* "." and ".." are not fds */
+		if (*end == '\0' && end != e->d_name && fd > HELPER_FD &&
+		    fd != me)
+			close((int)fd);
 	}
 	closedir(d);
 	return 0;
