@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p11agent/error.h"
+
 CK_RV
 p11_attr_get(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 	     CK_ATTRIBUTE_TYPE type, unsigned char **value, size_t *len)
@@ -78,4 +80,35 @@ p11_trim_copy(char *dst, size_t dst_len, const unsigned char *src,
 	while (n > 0 && (dst[n - 1] == ' ' || dst[n - 1] == '\0'))
 		n--;
 	dst[n] = '\0';
+}
+
+int
+p11_error_from_rv(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_OK:
+		return P11A_OK;
+	case CKR_USER_NOT_LOGGED_IN:
+		return P11A_ERR_LOCKED;
+	case CKR_PIN_INCORRECT:
+	case CKR_PIN_INVALID:
+	case CKR_PIN_LEN_RANGE:
+		return P11A_ERR_PIN_INCORRECT;
+	case CKR_PIN_LOCKED:
+	case CKR_PIN_EXPIRED:
+		return P11A_ERR_PIN_LOCKED;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+		return P11A_ERR_TOKEN_NOT_PRESENT;
+	case CKR_MECHANISM_INVALID:
+	case CKR_MECHANISM_PARAM_INVALID:
+	case CKR_KEY_TYPE_INCONSISTENT:
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+		return P11A_ERR_SCHEME_UNSUPPORTED;
+	case CKR_HOST_MEMORY:
+		return P11A_ERR_NO_MEMORY;
+	default:
+		return P11A_ERR_TOKEN;
+	}
 }

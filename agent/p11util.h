@@ -31,4 +31,7 @@ CK_OBJECT_HANDLE p11_find_by_id(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s,
 void p11_trim_copy(char *dst, size_t dst_len, const unsigned char *src,
 		   size_t src_len);
 
+/* The p11a error code (p11agent/error.h) a CK_RV stands for. */
+int p11_error_from_rv(CK_RV rv);
+
 #endif

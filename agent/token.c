@@ -9,6 +9,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "p11util.h"
 
 enum token_state
 token_get_state(struct token *t)
@@ -19,32 +20,7 @@ token_get_state(struct token *t)
 int
 token_error_from_rv(CK_RV rv)
 {
-	switch (rv) {
-	case CKR_OK:
-		return P11A_OK;
-	case CKR_USER_NOT_LOGGED_IN:
-		return P11A_ERR_LOCKED;
-	case CKR_PIN_INCORRECT:
-	case CKR_PIN_INVALID:
-	case CKR_PIN_LEN_RANGE:
-		return P11A_ERR_PIN_INCORRECT;
-	case CKR_PIN_LOCKED:
-	case CKR_PIN_EXPIRED:
-		return P11A_ERR_PIN_LOCKED;
-	case CKR_DEVICE_REMOVED:
-	case CKR_TOKEN_NOT_PRESENT:
-	case CKR_TOKEN_NOT_RECOGNIZED:
-		return P11A_ERR_TOKEN_NOT_PRESENT;
-	case CKR_MECHANISM_INVALID:
-	case CKR_MECHANISM_PARAM_INVALID:
-	case CKR_KEY_TYPE_INCONSISTENT:
-	case CKR_KEY_FUNCTION_NOT_PERMITTED:
-		return P11A_ERR_SCHEME_UNSUPPORTED;
-	case CKR_HOST_MEMORY:
-		return P11A_ERR_NO_MEMORY;
-	default:
-		return P11A_ERR_TOKEN;
-	}
+	return p11_error_from_rv(rv);
 }
 
 static CK_RV

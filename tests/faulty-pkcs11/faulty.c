@@ -7,8 +7,9 @@
  *   FAULTY_PKCS11_MODULE   the real module (default SoftHSM 2)
  *   FAULTY_PKCS11_CONTROL  the control file (optional: no faults)
  *   FAULTY_PKCS11_LOG      a file that gets one line per C_Login,
- *                          C_Logout, C_OpenSession, C_SignInit and
- *                          C_Sign: "FUNCTION token=LABEL rv=0xHEX"
+ *                          C_Logout, C_OpenSession, C_SignInit, C_Sign
+ *                          and C_Finalize: "FUNCTION token=LABEL rv=0xHEX"
+ *                          (token=? for C_Finalize)
  *   FAULTY_PKCS11_SERIAL   C_GetTokenInfo reports this serial number
  *                          for every token (as tpm2-pkcs11 does with
  *                          0000000000000000), so tokens can look alike
@@ -38,6 +39,7 @@
  *                        while this line stays
  *   hang_one N           the next N C_Sign pass, the one after blocks
  *                        while this line stays, later ones pass
+ *   crash 0|1            C_Sign raises SIGSEGV (a module that crashes)
  *   seq N                ignored; changes the content to re-arm faults
  *
  * Only C_GetFunctionList is exported.  PINs are passed through, never
@@ -47,6 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,7 @@ struct faults {
 	int hang;
 	long hang_after; /* 0: off; else C_Sign calls to pass + 1 */
 	long hang_one;	 /* as hang_after; -1: the one is hanging */
+	int crash;
 };
 
 static struct {
@@ -117,6 +121,8 @@ parse_line(struct faults *f, const char *key, const char *val)
 		f->hang_after = parse_long(val) + 1;
 	else if (strcmp(key, "hang_one") == 0)
 		f->hang_one = parse_long(val) + 1;
+	else if (strcmp(key, "crash") == 0)
+		f->crash = parse_long(val) != 0;
 }
 
 static void
@@ -507,6 +513,8 @@ sign_fault(CK_SLOT_ID slot)
 		if (the_one)
 			shim.f.hang_one = -1;
 	}
+	if (shim.f.crash && targets_slot_locked(slot))
+		raise(SIGSEGV);
 	pthread_mutex_unlock(&shim.lock);
 	if (delay > 0)
 		sleep_ms(delay);
@@ -550,6 +558,15 @@ out:
 	return rv;
 }
 
+static CK_RV
+f_Finalize(CK_VOID_PTR reserved)
+{
+	CK_RV rv = shim.real->C_Finalize(reserved);
+
+	log_call("C_Finalize", 0, 0, rv);
+	return rv;
+}
+
 /* ---- entry point --------------------------------------------------------- */
 
 static CK_RV
@@ -574,6 +591,7 @@ load_real(void)
 	}
 	/* forward everything, then take over the calls faults touch */
 	shim.list = *shim.real;
+	shim.list.C_Finalize = f_Finalize;
 	shim.list.C_GetSlotList = f_GetSlotList;
 	shim.list.C_GetSlotInfo = f_GetSlotInfo;
 	shim.list.C_GetTokenInfo = f_GetTokenInfo;

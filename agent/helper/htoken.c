@@ -1,0 +1,286 @@
+#include "htoken.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "hwire.h"
+#include "job.h"
+#include "log.h"
+#include "ops.h"
+#include "p11agent/error.h"
+#include "p11agent/protocol.h"
+#include "p11util.h"
+
+static CK_RV
+session_open(struct hworker *w)
+{
+	CK_FUNCTION_LIST *fn = w->tok->h->fn;
+
+	return fn->C_OpenSession(w->tok->slot, CKF_SERIAL_SESSION, NULL, NULL,
+				 &w->session);
+}
+
+static int
+session_lost(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
+}
+
+/* Run the job on the worker's session; a lost session is replaced once. */
+static CK_RV
+worker_call(struct hworker *w, const struct hreq *r, struct p11a_buf *out,
+	    const char **call)
+{
+	CK_RV rv = CKR_OK;
+
+	*call = "C_OpenSession";
+	if (w->session == CK_INVALID_HANDLE && (rv = session_open(w)) != CKR_OK)
+		return rv;
+	rv = ops_run(w, r, out, call);
+	if (!session_lost(rv))
+		return rv;
+	log_info("slot %lu: %s: %s; opening a new session", w->tok->slot, *call,
+		 p11_kit_strerror(rv));
+	w->tok->h->fn->C_CloseSession(w->session);
+	w->session = CK_INVALID_HANDLE;
+	*call = "C_OpenSession";
+	if ((rv = session_open(w)) != CKR_OK)
+		return rv;
+	p11a_buf_reset(out);
+	return ops_run(w, r, out, call);
+}
+
+static uint8_t
+reply_type(uint8_t request)
+{
+	switch (request) {
+	case H_KEYS:
+		return H_KEYS_REPLY;
+	case H_SIGN:
+		return H_SIGNATURE;
+	case H_PROBE:
+		return H_PROBE_REPLY;
+	default:
+		return H_OK;
+	}
+}
+
+/* The job is freed (its PIN wiped) as soon as the module is done with it. */
+static void
+worker_run(struct hworker *w, struct hjob *j)
+{
+	uint8_t type = j->req.type;
+	uint32_t id = j->req.id;
+	struct p11a_buf out;
+	const char *call;
+	CK_RV rv;
+
+	p11a_buf_init(&out, P11A_MAX_FRAME - P11A_FRAME_BODY_MIN);
+	rv = worker_call(w, &j->req, &out, &call);
+	job_free(j);
+	if (rv == CKR_OK)
+		hwire_send(w->tok->h, reply_type(type), id, &out);
+	else
+		hwire_send_rv(w->tok->h, id, p11_error_from_rv(rv), rv, call);
+	p11a_buf_free(&out);
+}
+
+/* The next job, or NULL when the token stops and nothing is left. */
+static struct hjob *
+worker_take(struct htoken *t)
+{
+	struct hjob *j;
+
+	pthread_mutex_lock(&t->lock);
+	while (t->head == NULL && !t->stopping)
+		pthread_cond_wait(&t->cond, &t->lock);
+	if ((j = t->head) != NULL) {
+		t->head = j->next;
+		if (t->head == NULL)
+			t->tail = NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return j;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct hworker *w = arg;
+	struct hjob *j;
+
+	while ((j = worker_take(w->tok)) != NULL)
+		worker_run(w, j);
+	return NULL;
+}
+
+void
+htoken_push(struct htoken *t, struct hjob *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&t->lock);
+	if (t->tail != NULL)
+		t->tail->next = j;
+	else
+		t->head = j;
+	t->tail = j;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+struct htoken *
+htoken_find(struct helper *h, uint64_t slot)
+{
+	for (size_t i = 0; i < h->n_tokens; i++)
+		if (h->tokens[i].slot == slot)
+			return &h->tokens[i];
+	return NULL;
+}
+
+/* As asked, within the token's own limit where it states one; >= 1. */
+static unsigned
+session_count(const CK_TOKEN_INFO *ti, unsigned asked)
+{
+	CK_ULONG max = ti->ulMaxSessionCount;
+
+	if (max != CK_EFFECTIVELY_INFINITE &&
+	    max != CK_UNAVAILABLE_INFORMATION && max < asked)
+		asked = (unsigned)max;
+	return asked > 0 ? asked : 1;
+}
+
+static int
+token_start(struct htoken *t, unsigned sessions)
+{
+	CK_FUNCTION_LIST *fn = t->h->fn;
+	CK_RV rv;
+
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	t->n_workers = session_count(&t->info, sessions);
+	if ((t->workers = calloc(t->n_workers, sizeof(*t->workers))) == NULL) {
+		t->n_workers = 0;
+		return P11A_ERR_NO_MEMORY;
+	}
+	for (unsigned i = 0; i < t->n_workers; i++) {
+		struct hworker *w = &t->workers[i];
+
+		w->tok = t;
+		/* a worker without a session opens one for its first job */
+		w->session = CK_INVALID_HANDLE;
+		if ((rv = session_open(w)) == CKR_OK)
+			t->opened++;
+		else
+			log_warn("slot %lu: C_OpenSession: %s", t->slot,
+				 p11_kit_strerror(rv));
+	}
+	/* the snapshot HELLO sends, with our sessions counted */
+	if (fn->C_GetTokenInfo(t->slot, &t->info) != CKR_OK)
+		log_warn("slot %lu: C_GetTokenInfo failed after opening "
+			 "sessions",
+			 t->slot);
+	for (unsigned i = 0; i < t->n_workers; i++)
+		if (pthread_create(&t->workers[i].thread, NULL, worker_main,
+				   &t->workers[i]) != 0) {
+			t->n_workers = i;
+			return P11A_ERR_NO_MEMORY;
+		}
+	return P11A_OK;
+}
+
+/* Slots with an initialised token; SoftHSM adds an empty one to fill. */
+static int
+tokens_find(struct helper *h, CK_SLOT_ID **slots, CK_ULONG *n)
+{
+	CK_FUNCTION_LIST *fn = h->fn;
+	CK_TOKEN_INFO ti;
+	CK_ULONG kept = 0;
+	CK_RV rv;
+
+	*slots = NULL;
+	if ((rv = fn->C_GetSlotList(CK_TRUE, NULL, n)) != CKR_OK)
+		goto fail;
+	if ((*slots = calloc(*n + 1, sizeof(**slots))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	if ((rv = fn->C_GetSlotList(CK_TRUE, *slots, n)) != CKR_OK)
+		goto fail;
+	for (CK_ULONG i = 0; i < *n; i++)
+		if (fn->C_GetTokenInfo((*slots)[i], &ti) == CKR_OK &&
+		    (ti.flags & CKF_TOKEN_INITIALIZED))
+			(*slots)[kept++] = (*slots)[i];
+	*n = kept;
+	return P11A_OK;
+fail:
+	log_error("C_GetSlotList: %s", p11_kit_strerror(rv));
+	free(*slots);
+	*slots = NULL;
+	return P11A_ERR_TOKEN;
+}
+
+int
+htokens_start(struct helper *h, unsigned sessions)
+{
+	CK_SLOT_ID *slots;
+	CK_ULONG n;
+	int r;
+
+	if ((r = tokens_find(h, &slots, &n)) != P11A_OK)
+		return r;
+	if ((h->tokens = calloc(n + 1, sizeof(*h->tokens))) == NULL) {
+		free(slots);
+		return P11A_ERR_NO_MEMORY;
+	}
+	for (CK_ULONG i = 0; i < n && r == P11A_OK; i++) {
+		struct htoken *t = &h->tokens[h->n_tokens];
+
+		/* gone since the slot list was read */
+		if (h->fn->C_GetTokenInfo(slots[i], &t->info) != CKR_OK)
+			continue;
+		h->n_tokens++;
+		t->h = h;
+		t->slot = slots[i];
+		r = token_start(t, sessions);
+		log_info("slot %lu: %u sessions, %u workers", t->slot,
+			 t->opened, t->n_workers);
+	}
+	free(slots);
+	return r;
+}
+
+static void
+token_stop(struct htoken *t, int drain)
+{
+	struct hjob *dropped = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	t->stopping = 1;
+	if (!drain) {
+		dropped = t->head;
+		t->head = t->tail = NULL;
+	}
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	while (dropped != NULL) {
+		struct hjob *next = dropped->next;
+
+		job_free(dropped);
+		dropped = next;
+	}
+	for (unsigned i = 0; i < t->n_workers; i++)
+		pthread_join(t->workers[i].thread, NULL);
+	free(t->workers);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
+void
+htokens_stop(struct helper *h, int drain)
+{
+	for (size_t i = 0; i < h->n_tokens; i++)
+		token_stop(&h->tokens[i], drain);
+	free(h->tokens);
+	h->tokens = NULL;
+	h->n_tokens = 0;
+}
