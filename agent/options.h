@@ -67,6 +67,7 @@ struct agent_options {
 	const char *config_path;     /* --config; NULL: the default search */
 	int no_config;		     /* --no-config */
 	int check_config;	     /* --check-config */
+	int pin_value_in_argv;	     /* an --identity had a pin-value */
 	const char *config_file;     /* the file actually read; NULL: none */
 	struct options_owned *owned; /* strings copied from the file */
 };
