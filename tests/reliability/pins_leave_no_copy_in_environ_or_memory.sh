@@ -32,10 +32,16 @@ check_environ() {
 		p11a_fail "$1: TEST_TOKEN_PIN is still in the agent's environment"
 }
 
+# check_memory WHAT [started-with-env]
 check_memory() {
 	local out rc=0
 	if [[ $(id -u) -ne 0 ]]; then
 		p11a_log "$1: not root, the agent's memory is not searched"
+		return 0
+	fi
+	if [[ ${P11A_SANITIZED:-0} == 1 && ${2:-} == started-with-env ]]; then
+		# ASan reads /proc/self/environ into a buffer of its own at start
+		p11a_log "$1: sanitizer build, its copy of the environment holds the PIN: not searched"
 		return 0
 	fi
 	out=$(python3 "$finder" "$P11A_AGENT_PID" "$tail") || rc=$?
@@ -63,12 +69,12 @@ p11a_log "PIN from the environment"
 p11a_start_agent --pin-source env:TEST_TOKEN_PIN
 signs
 check_environ "env:"
-check_memory "env:"
+check_memory "env:" started-with-env
 p11a_log "PIN sent by p11agent unlock"
 p11a_expect_exit 0 "$P11AGENT" lock
 p11a_expect_exit 0 "$P11AGENT" unlock --pin-source env:TEST_TOKEN_PIN
 signs
-check_memory "unlock"
+check_memory "unlock" started-with-env
 stop
 
 p11a_log "PIN from a URI's pin-source=env:, the same variable for two tokens"
