@@ -269,6 +269,7 @@ agent_run(struct agent *a, struct listener *l, struct pin *pin, int ready_fd)
 	atomic_store(&a->last_use_ms, jobs_now_ms());
 	r = agent_start_tokens(a, pin);
 	pin_clear(pin);
+	pin_env_forget();
 	if (r == P11A_OK)
 		r = monitor_start(a);
 	else
@@ -316,6 +317,12 @@ main(int argc, char **argv)
 		goto out_options;
 	}
 	log_init("p11agentd", 0, (enum log_level)opt.log_level);
+	if (opt.pin_value_in_argv)
+		log_warn("a pin-value in an --identity on the command line "
+			 "can be read by every user in /proc/PID/cmdline "
+			 "(hidden now, but not from the start): use "
+			 "pin-source=file:PATH in the URI, --pin-source, or "
+			 "the configuration file");
 	harden_process(&opt);
 	if (audit_open(opt.audit) != P11A_OK)
 		goto out_options;

@@ -54,6 +54,7 @@ token_new(CK_FUNCTION_LIST *fn, const CK_INFO *mi, CK_SLOT_ID slot,
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->login_lock, NULL);
 	t->module = fn;
 	t->module_info = *mi;
 	t->slot = slot;

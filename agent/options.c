@@ -232,11 +232,39 @@ options_apply(const struct setting *s, const char *arg,
 	return 0;
 }
 
+/*
+ * A pin-value on the command line is in /proc/PID/cmdline, which every
+ * user may read.  The agent keeps a copy of the URI, and the value in
+ * argv is overwritten with stars: `ps` shows no PIN from then on, but
+ * it could be read until now, so main() warns.  NULL: out of memory.
+ */
+static char *
+options_hide_pin_value(struct agent_options *opt, char *arg)
+{
+	static const char attr[] = "pin-value=";
+	char *copy = NULL, *v;
+
+	for (v = strstr(arg, attr); v != NULL; v = strstr(v, attr)) {
+		if (v == arg || (v[-1] != '?' && v[-1] != '&')) {
+			v++;
+			continue;
+		}
+		if (copy == NULL &&
+		    (copy = (char *)options_strdup(opt, arg)) == NULL)
+			return NULL;
+		opt->pin_value_in_argv = 1;
+		for (v += sizeof(attr) - 1; *v != '\0' && *v != '&'; v++)
+			*v = '*';
+	}
+	return copy != NULL ? copy : arg;
+}
+
 static enum options_result
 options_scan(int argc, char **argv, struct cli_state *st,
 	     struct agent_options *opt)
 {
 	const struct setting *s;
+	const char *arg;
 	int c;
 
 	opterr = 1;
@@ -247,7 +275,13 @@ options_scan(int argc, char **argv, struct cli_state *st,
 			options_usage(stderr);
 			return OPTIONS_USAGE;
 		}
-		if (options_apply(s, optarg, opt, st) != 0)
+		arg = optarg;
+		if (s->kind == SETTING_IDENTITY &&
+		    (arg = options_hide_pin_value(opt, optarg)) == NULL) {
+			fprintf(stderr, "p11agentd: out of memory\n");
+			return OPTIONS_USAGE;
+		}
+		if (options_apply(s, arg, opt, st) != 0)
 			return OPTIONS_USAGE;
 	}
 	if (optind != argc) {

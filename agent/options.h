@@ -23,7 +23,7 @@ struct identity_rule {
 	uint32_t purpose; /* identity flags: P11A_IDENTITY_TLS13_CLIENT_ONLY */
 	uid_t uids[RULE_MAX_IDS]; /* who may sign; none: every allowed peer */
 	size_t n_uids;
-	gid_t gids[RULE_MAX_IDS]; /* or any peer whose primary gid is one */
+	gid_t gids[RULE_MAX_IDS]; /* or any peer in one of these groups */
 	size_t n_gids;
 	int confirm; /* run the confirm program before each signature */
 };
@@ -67,6 +67,7 @@ struct agent_options {
 	const char *config_path;     /* --config; NULL: the default search */
 	int no_config;		     /* --no-config */
 	int check_config;	     /* --check-config */
+	int pin_value_in_argv;	     /* an --identity had a pin-value */
 	const char *config_file;     /* the file actually read; NULL: none */
 	struct options_owned *owned; /* strings copied from the file */
 };

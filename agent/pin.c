@@ -18,6 +18,8 @@
 #define PIN_MAX 256
 #define PIN_PAGE 4096
 
+extern char **environ;
+
 /*
  * A PIN gets a page of its own: locked in RAM (never swapped) and left
  * out of core dumps.  Both are best effort: an unprivileged process may
@@ -85,6 +87,8 @@ pin_from_file(const char *path, struct pin *out)
 		log_error("cannot open PIN file %s: %s", path, strerror(errno));
 		return P11A_ERR_INVALID_ARGUMENT;
 	}
+	/* no stdio buffer: it would be freed with the PIN still in it */
+	setvbuf(f, NULL, _IONBF, 0);
 	n = fread(line, 1, sizeof(line) - 1, f);
 	fclose(f);
 	r = pin_set(out, line, pin_first_line(line, n));
@@ -94,17 +98,87 @@ pin_from_file(const char *path, struct pin *out)
 	return r;
 }
 
+/*
+ * Take VAR out of the environment: unsetenv() only drops the pointers,
+ * and /proc/PID/environ shows the bytes the kernel put on our stack, so
+ * every VAR=value string is wiped first (all of them: execve allows
+ * duplicates).  Helpers we run later inherit no trace of it either.
+ */
+static void
+pin_env_wipe(const char *var)
+{
+	size_t n = strlen(var);
+
+	for (char **e = environ; *e != NULL; e++)
+		if (strncmp(*e, var, n) == 0 && (*e)[n] == '=')
+			OPENSSL_cleanse(*e + n + 1, strlen(*e + n + 1));
+	unsetenv(var);
+}
+
+/*
+ * Variables already taken out of the environment, with their PINs: the
+ * URIs of several tokens may name the same one.  Kept until start-up is
+ * over (pin_env_forget); start-up runs on one thread.
+ */
+#define PIN_ENV_MAX 32
+static struct {
+	char *var;
+	struct pin pin;
+} pin_env_taken[PIN_ENV_MAX];
+
+static int
+pin_env_remember(const char *var, const struct pin *p)
+{
+	for (size_t i = 0; i < PIN_ENV_MAX; i++) {
+		if (pin_env_taken[i].var != NULL)
+			continue;
+		if ((pin_env_taken[i].var = strdup(var)) == NULL)
+			return P11A_ERR_NO_MEMORY;
+		return pin_set(&pin_env_taken[i].pin, p->value, p->len);
+	}
+	log_error("PIN source: more than %d environment variables",
+		  PIN_ENV_MAX);
+	return P11A_ERR_INVALID_ARGUMENT;
+}
+
+static const struct pin *
+pin_env_recall(const char *var)
+{
+	for (size_t i = 0; i < PIN_ENV_MAX; i++)
+		if (pin_env_taken[i].var != NULL &&
+		    strcmp(pin_env_taken[i].var, var) == 0)
+			return &pin_env_taken[i].pin;
+	return NULL;
+}
+
+void
+pin_env_forget(void)
+{
+	for (size_t i = 0; i < PIN_ENV_MAX; i++) {
+		pin_clear(&pin_env_taken[i].pin);
+		free(pin_env_taken[i].var);
+		pin_env_taken[i].var = NULL;
+	}
+}
+
 static int
 pin_from_env(const char *var, struct pin *out)
 {
-	const char *v = getenv(var);
+	const struct pin *taken = pin_env_recall(var);
+	const char *v;
+	int r;
 
-	if (v == NULL) {
+	if (taken != NULL)
+		return pin_set(out, taken->value, taken->len);
+	if ((v = getenv(var)) == NULL) {
 		log_error("PIN source: environment variable %s is not set",
 			  var);
 		return P11A_ERR_INVALID_ARGUMENT;
 	}
-	return pin_set(out, v, strlen(v));
+	if ((r = pin_set(out, v, strlen(v))) == P11A_OK)
+		r = pin_env_remember(var, out);
+	pin_env_wipe(var);
+	return r;
 }
 
 #define PIN_DESCRIPTION "PIN for the PKCS#11 tokens of p11agent"

@@ -24,6 +24,12 @@ int pin_from_source(const char *source, struct pin *out);
 /* The same; an interactive source shows description (what is unlocked). */
 int pin_from_source_for(const char *source, const char *description,
 			struct pin *out);
+/*
+ * An "env:VAR" source takes VAR out of the environment (and wipes its
+ * bytes, which /proc/PID/environ would show); its PIN is kept for other
+ * tokens naming VAR until pin_env_forget(), at the end of start-up.
+ */
+void pin_env_forget(void);
 /* 0 if source is a PIN source pin_from_source understands, else -1. */
 int pin_source_check(const char *source);
 /* Ask on /dev/tty without echo. */

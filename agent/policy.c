@@ -27,8 +27,46 @@ policy_peer_may_use(const struct identity *id, const struct conn *c)
 	return 0;
 }
 
-/* The program's environment: ours plus what it needs to decide. */
+/*
+ * What of our environment the program gets: what a dialog needs to show
+ * (display, session bus, locale) and to run at all.  A list of what may
+ * go, not of what may not: the agent cannot know which other variables
+ * hold a PIN (P11A_PIN, a pin-source's VAR, anything a user set).
+ */
 static int
+policy_env_passes(const char *e)
+{
+	static const char *const names[] = {
+		"PATH",
+		"HOME",
+		"USER",
+		"LOGNAME",
+		"SHELL",
+		"TMPDIR",
+		"TZ",
+		"LANG",
+		"LANGUAGE",
+		"TERM",
+		"DISPLAY",
+		"XAUTHORITY",
+		"WAYLAND_DISPLAY",
+		"XDG_RUNTIME_DIR",
+		"DBUS_SESSION_BUS_ADDRESS",
+	};
+	size_t n;
+
+	if (strncmp(e, "LC_", 3) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i]);
+		if (strncmp(e, names[i], n) == 0 && e[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* The program's environment: what it needs to decide, and to run. */
+static void
 policy_confirm_env(char **env, size_t max, char vars[][320],
 		   const struct identity *id, const struct conn *c)
 {
@@ -43,10 +81,9 @@ policy_confirm_env(char **env, size_t max, char vars[][320],
 	for (size_t i = 0; i < k; i++)
 		env[n++] = vars[i];
 	for (char **e = environ; *e != NULL && n + 1 < max; e++)
-		if (strncmp(*e, "P11AGENT_CONFIRM_", 17) != 0)
+		if (policy_env_passes(*e))
 			env[n++] = *e;
 	env[n] = NULL;
-	return 0;
 }
 
 int
@@ -59,7 +96,7 @@ int
 policy_confirm(const struct agent_options *opt, const struct identity *id,
 	       const struct conn *c)
 {
-	char vars[6][320], *env[256];
+	char vars[6][320], *env[64];
 	char *argv[2];
 	pid_t pid;
 	int status, r;

@@ -13,6 +13,7 @@
 
 #include "jobs.h"
 #include "log.h"
+#include "pin.h"
 #include "p11agent/error.h"
 
 struct unlock_op {
@@ -23,9 +24,12 @@ struct unlock_op {
 	uint32_t req_id;
 };
 
+/* A login with its own copy of the PIN: UNLOCKs never share one. */
 struct login_job {
 	struct job base;
 	struct unlock_op *op;
+	struct pin pin;
+	unsigned generation; /* the token's when the UNLOCK came in */
 };
 
 static void
@@ -68,13 +72,20 @@ handle_lock(struct agent *a, struct conn *c, struct p11a_frame *f)
 	return P11A_OK;
 }
 
+/* The first error is the answer. */
 static void
-unlock_op_finish(struct unlock_op *op, int r)
+unlock_op_error(struct unlock_op *op, int r)
 {
 	int expected = P11A_OK;
 
 	if (r != P11A_OK)
 		atomic_compare_exchange_strong(&op->error, &expected, r);
+}
+
+static void
+unlock_op_finish(struct unlock_op *op, int r)
+{
+	unlock_op_error(op, r);
 	if (atomic_fetch_sub(&op->remaining, 1) != 1)
 		return;
 	r = atomic_load(&op->error);
@@ -93,27 +104,47 @@ static void
 login_job_run(struct job *j, struct token *t, struct token_session *s)
 {
 	struct login_job *lj = (struct login_job *)j;
+	int r = token_unlock(t, s->h, &lj->pin, lj->generation);
 
-	unlock_op_finish(lj->op, token_login(t, s->h));
+	pin_clear(&lj->pin);
+	unlock_op_finish(lj->op, r);
 	free(lj);
 }
 
-/* Tokens an UNLOCK applies to: locked ones matching the URI, if any. */
+/* Queue the login of one token; it counts in op until it finishes. */
 static int
-unlock_wants(struct token *t, P11KitUri *u)
+unlock_submit(struct unlock_op *op, struct token *t, const uint8_t *pin,
+	      size_t pin_len)
 {
-	if (!t->login_required || token_get_state(t) == TOKEN_READY)
-		return 0;
-	return u == NULL || p11_kit_uri_match_token_info(u, &t->info);
+	struct login_job *lj;
+	int r;
+
+	if ((lj = calloc(1, sizeof(*lj))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	lj->base.run = login_job_run;
+	lj->op = op;
+	lj->generation = token_generation(t);
+	atomic_fetch_add(&op->remaining, 1);
+	if ((r = pin_set(&lj->pin, pin, pin_len)) == P11A_OK &&
+	    (r = jobs_submit(t, &lj->base)) == P11A_OK)
+		return P11A_OK;
+	atomic_fetch_sub(&op->remaining, 1);
+	pin_clear(&lj->pin);
+	free(lj);
+	return r;
 }
 
+/*
+ * Every token matching the URI (all when there is none) that needs a
+ * login gets a login job; the reply waits for them all.  A URI that
+ * matches no token at all is an error, not a silent OK.
+ */
 static int
 unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
 	     const uint8_t *pin, size_t pin_len)
 {
 	struct unlock_op *op;
-	struct login_job *lj;
-	int n = 0;
+	int matched = 0, n = 0, r;
 
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		return P11A_ERR_NO_MEMORY;
@@ -126,27 +157,19 @@ unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
 	for (size_t i = 0; i < a->modules.n_tokens; i++) {
 		struct token *t = a->modules.tokens[i];
 
-		if (!unlock_wants(t, u))
+		if (u != NULL && !p11_kit_uri_match_token_info(u, &t->info))
 			continue;
-		if ((lj = calloc(1, sizeof(*lj))) == NULL ||
-		    token_set_pin(t, pin, pin_len) != P11A_OK) {
-			free(lj);
-			atomic_store(&op->error, P11A_ERR_BAD_INPUT);
+		matched++;
+		if (!t->login_required)
 			continue;
-		}
-		lj->base.run = login_job_run;
-		lj->op = op;
-		atomic_fetch_add(&op->remaining, 1);
-		if (jobs_submit(t, &lj->base) != P11A_OK) {
-			atomic_fetch_sub(&op->remaining, 1);
-			free(lj);
-			continue;
-		}
-		n++;
+		if ((r = unlock_submit(op, t, pin, pin_len)) != P11A_OK)
+			unlock_op_error(op, r);
+		else
+			n++;
 	}
 	log_info("unlock of %d token(s) requested by client pid %d", n,
 		 (int)c->pid);
-	unlock_op_finish(op, P11A_OK);
+	unlock_op_finish(op, matched > 0 ? P11A_OK : P11A_ERR_TOKEN_NOT_FOUND);
 	return P11A_OK;
 }
 
@@ -174,7 +197,7 @@ handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
 	if ((r = unlock_start(a, c, f->id, u, pin, pin_len)) != P11A_OK)
 		conn_send_error(c, f->id, r, p11a_strerror(r));
 out:
-	/* the PIN was copied to the tokens; wipe it from the input buffer */
+	/* the PIN was copied to the jobs; wipe it from the input buffer */
 	OPENSSL_cleanse((uint8_t *)pin, pin_len);
 	p11_kit_uri_free(u);
 	free(token_uri);

@@ -76,8 +76,14 @@ server_peer_groups(int fd, struct conn *c)
 {
 	socklen_t len = sizeof(c->groups);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) != 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) != 0) {
+		/* fail closed: only the effective gid counts then */
+		if (errno == ERANGE)
+			log_warn("client pid %d has more than %d groups: only "
+				 "its effective gid counts",
+				 (int)c->pid, CONN_MAX_GROUPS);
 		len = 0;
+	}
 	c->n_groups = len / sizeof(c->groups[0]);
 }
 

@@ -121,9 +121,9 @@ const struct setting settings[] = {
 	 .count_offset = RULE(n_gids),
 	 .cap = RULE_MAX_IDS,
 	 .arg = "GID",
-	 .help = "for the --identity before it: clients whose\n"
-		 "group (effective gid; number or name) is this\n"
-		 "may sign with it (repeatable)"},
+	 .help = "for the --identity before it: clients in\n"
+		 "this group (effective or supplementary; number\n"
+		 "or name) may sign with it (repeatable)"},
 	{.option = "pin-source",
 	 .short_opt = 'p',
 	 .key = "pin-source",
@@ -271,8 +271,8 @@ const struct setting settings[] = {
 	 .count_offset = AGENT(n_allow_gids),
 	 .cap = AGENT_MAX_LIST,
 	 .arg = "GID",
-	 .help = "also accept clients whose group (effective gid)\n"
-		 "is this (number or name; repeatable)",
+	 .help = "also accept clients in this group (effective\n"
+		 "or supplementary; number or name; repeatable)",
 	 .unset = "no group"},
 	{.option = "confirm-program",
 	 .key = "confirm-program",

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <p11-kit/p11-kit.h>
 
 #include "identity.h"
@@ -120,74 +121,154 @@ token_pin_refused(CK_RV rv)
 	return r == P11A_ERR_PIN_INCORRECT || r == P11A_ERR_PIN_LOCKED;
 }
 
-/* C_Login with a copy of the cached PIN, taken under the lock. */
+/*
+ * C_Login with pin (empty on the protected path).  Still logged in from
+ * before a LOCK whose logout has not happened (yet): an UNLOCK must not
+ * pass without its PIN being checked, so log out and in again.
+ */
 static CK_RV
-token_do_login(struct token *t, CK_SESSION_HANDLE s, unsigned *generation)
+token_c_login(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin)
 {
-	struct pin pin = {0};
 	CK_RV rv;
 
-	pthread_mutex_lock(&t->lock);
-	*generation = t->generation;
-	if (!t->protected_auth && t->pin.value != NULL)
-		pin_set(&pin, t->pin.value, t->pin.len);
-	pthread_mutex_unlock(&t->lock);
-	if (!t->protected_auth && pin.value == NULL)
-		return CKR_USER_NOT_LOGGED_IN;
-	rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin.value,
-				pin.len);
-	/*
-	 * Still logged in from before a LOCK whose logout has not happened
-	 * (yet): an UNLOCK must not pass without its PIN being checked.
-	 */
+	rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin->value,
+				pin->len);
 	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
 	    token_get_state(t) != TOKEN_READY) {
 		t->module->C_Logout(s);
-		rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin.value,
-					pin.len);
+		rv = t->module->C_Login(s, CKU_USER,
+					(CK_UTF8CHAR_PTR)pin->value, pin->len);
 	}
-	pin_clear(&pin);
-	if (rv == CKR_USER_ALREADY_LOGGED_IN)
-		rv = CKR_OK;
-	return rv;
+	return rv == CKR_USER_ALREADY_LOGGED_IN ? CKR_OK : rv;
 }
 
-int
-token_login(struct token *t, CK_SESSION_HANDLE s)
+/* The token's state after a login that returned rv; under t->lock. */
+static int
+token_login_state(struct token *t, CK_RV rv, const struct pin *pin,
+		  unsigned generation)
 {
-	unsigned generation = 0;
-	CK_RV rv = CKR_OK;
-
-	if (t->login_required)
-		rv = token_do_login(t, s, &generation);
-	pthread_mutex_lock(&t->lock);
-	if (rv == CKR_OK && generation != t->generation) {
-		/* a LOCK came while logging in: it wins, log out again */
-		pthread_mutex_unlock(&t->lock);
-		t->module->C_Logout(s);
-		log_info("token %s: locked while logging in", t->label);
+	if (rv == CKR_OK && generation != t->generation)
 		return P11A_ERR_LOCKED;
-	}
 	if (rv == CKR_OK) {
+		/* the PIN the token took is the one a re-login uses */
+		if (t->login_required && !t->protected_auth &&
+		    pin->value != NULL)
+			(void)pin_set(&t->pin, pin->value, pin->len);
 		atomic_store(&t->state, TOKEN_READY);
 	} else if (token_pin_refused(rv)) {
 		/* retrying a wrong PIN would lock the card: wait for UNLOCK */
 		pin_clear(&t->pin);
 		atomic_store(&t->state, TOKEN_NEEDS_UNLOCK);
 	}
+	return rv == CKR_OK ? P11A_OK : token_error_from_rv(rv);
+}
+
+/*
+ * Log in with pin, unless a LOCK came after generation; the caller holds
+ * t->login_lock.
+ */
+static int
+token_login_locked(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
+		   unsigned generation)
+{
+	CK_RV rv = CKR_OK;
+	int r;
+
+	if (t->login_required)
+		rv = token_c_login(t, s, pin);
+	pthread_mutex_lock(&t->lock);
+	r = token_login_state(t, rv, pin, generation);
 	pthread_mutex_unlock(&t->lock);
-	if (rv == CKR_USER_NOT_LOGGED_IN) {
+	if (r == P11A_ERR_LOCKED && rv == CKR_OK) {
+		/* a LOCK came while logging in: it wins, log out again */
+		if (t->login_required)
+			t->module->C_Logout(s);
+		log_info("token %s: locked while logging in", t->label);
+	} else if (r != P11A_OK) {
+		log_error("token %s: login failed: %s", t->label,
+			  p11_kit_strerror(rv));
+	} else {
+		log_info("token %s: logged in", t->label);
+	}
+	return r;
+}
+
+unsigned
+token_generation(struct token *t)
+{
+	unsigned g;
+
+	pthread_mutex_lock(&t->lock);
+	g = t->generation;
+	pthread_mutex_unlock(&t->lock);
+	return g;
+}
+
+int
+token_login(struct token *t, CK_SESSION_HANDLE s)
+{
+	struct pin pin = {0};
+	unsigned generation;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	generation = t->generation;
+	if (!t->protected_auth && t->pin.value != NULL)
+		(void)pin_set(&pin, t->pin.value, t->pin.len);
+	pthread_mutex_unlock(&t->lock);
+	if (t->login_required && !t->protected_auth && pin.value == NULL) {
 		log_info("token %s: no PIN; locked until p11agent unlock",
 			 t->label);
 		return P11A_ERR_LOCKED;
 	}
-	if (rv != CKR_OK) {
-		log_error("token %s: login failed: %s", t->label,
-			  p11_kit_strerror(rv));
-		return token_error_from_rv(rv);
+	pthread_mutex_lock(&t->login_lock);
+	if ((r = token_login_locked(t, s, &pin, generation)) == P11A_OK)
+		r = identities_discover(t, s);
+	pthread_mutex_unlock(&t->login_lock);
+	pin_clear(&pin);
+	return r;
+}
+
+/*
+ * UNLOCK of a token that is logged in: the token is not asked (it would
+ * only say "already logged in"); the PIN must be the one it took.  1: not
+ * logged in, go and log in.  Under t->lock.
+ */
+static int
+token_unlock_check(struct token *t, const struct pin *pin, unsigned generation)
+{
+	if (generation != t->generation)
+		return P11A_ERR_LOCKED; /* a LOCK came after this UNLOCK */
+	if (token_get_state(t) != TOKEN_READY)
+		return 1;
+	if (t->protected_auth)
+		return P11A_OK;
+	if (t->pin.value == NULL || t->pin.len != pin->len ||
+	    CRYPTO_memcmp(t->pin.value, pin->value, pin->len) != 0) {
+		log_warn("token %s: UNLOCK with a PIN other than the one it "
+			 "is logged in with: refused",
+			 t->label);
+		return P11A_ERR_PIN_INCORRECT;
 	}
-	log_info("token %s: logged in", t->label);
-	return identities_discover(t, s);
+	return P11A_OK;
+}
+
+int
+token_unlock(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
+	     unsigned generation)
+{
+	int r;
+
+	/* one login at a time: a second UNLOCK sees what the first did */
+	pthread_mutex_lock(&t->login_lock);
+	pthread_mutex_lock(&t->lock);
+	r = token_unlock_check(t, pin, generation);
+	pthread_mutex_unlock(&t->lock);
+	if (r == 1 &&
+	    (r = token_login_locked(t, s, pin, generation)) == P11A_OK)
+		r = identities_discover(t, s);
+	pthread_mutex_unlock(&t->login_lock);
+	return r;
 }
 
 void
@@ -197,7 +278,9 @@ token_logout(struct token *t, CK_SESSION_HANDLE s)
 
 	if (!t->login_required)
 		return;
+	pthread_mutex_lock(&t->login_lock);
 	rv = t->module->C_Logout(s);
+	pthread_mutex_unlock(&t->login_lock);
 	if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
 		log_warn("token %s: C_Logout: %s", t->label,
 			 p11_kit_strerror(rv));
@@ -234,6 +317,7 @@ token_free(struct token *t)
 	free(t->module_name);
 	free(t->uri);
 	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->login_lock);
 	free(t);
 }
 

@@ -59,11 +59,12 @@ struct token {
 	int login_required;
 	int protected_auth;
 
-	pthread_mutex_t lock; /* pin, generation */
-	atomic_int state;     /* enum token_state, read without the lock */
-	struct pin pin;	      /* cached PIN, wiped on LOCK */
-	unsigned generation;  /* bumped by LOCK: a login begun before it
-				 must not mark the token ready */
+	pthread_mutex_t lock;	    /* pin, generation */
+	pthread_mutex_t login_lock; /* one C_Login or C_Logout at a time */
+	atomic_int state;    /* enum token_state, read without the lock */
+	struct pin pin;	     /* cached PIN, wiped on LOCK */
+	unsigned generation; /* bumped by LOCK: a login begun before it
+				must not mark the token ready */
 
 	struct token_session *sessions; /* one per worker */
 	unsigned n_sessions;
@@ -122,11 +123,21 @@ uint64_t sign_stats_avg_us(struct sign_stats *st);
  * token is marked NEEDS_UNLOCK: it is never retried by itself.
  */
 int token_login(struct token *t, CK_SESSION_HANDLE s);
+/*
+ * UNLOCK on a worker: log in with pin unless a LOCK came after generation
+ * (token_generation() when the UNLOCK arrived: LOCKED).  A token that is
+ * logged in already is not asked again: a PIN other than the one it took
+ * is PIN_INCORRECT.  On success the PIN becomes the cached one.
+ */
+int token_unlock(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
+		 unsigned generation);
+/* The count of LOCKs so far, for token_unlock(). */
+unsigned token_generation(struct token *t);
 /* Log out on session s (after token_lock()). */
 void token_logout(struct token *t, CK_SESSION_HANDLE s);
 /* Mark locked and wipe the cached PIN; never waits for the token. */
 void token_lock(struct token *t);
-/* Replace the cached PIN (UNLOCK) before a login job runs. */
+/* Set the cached PIN before the first login. */
 int token_set_pin(struct token *t, const void *pin, size_t len);
 
 /* Map a PKCS#11 return value onto our error codes. */

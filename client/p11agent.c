@@ -40,7 +40,9 @@ enum exit_code {
 	EXIT_IDENTITY = 4,
 	EXIT_LOCKED = 5,
 	EXIT_SCHEME = 6,
-	EXIT_PIN = 7
+	EXIT_PIN = 7,
+	/* 8 to 10 are connect's and tunnel's (cmd_tls.h) */
+	EXIT_TOKEN = 11
 };
 
 struct ctx {
@@ -111,6 +113,8 @@ exit_for(int r)
 	case P11A_ERR_PIN_INCORRECT:
 	case P11A_ERR_PIN_LOCKED:
 		return EXIT_PIN;
+	case P11A_ERR_TOKEN_NOT_FOUND:
+		return EXIT_TOKEN;
 	default:
 		return EXIT_ERROR;
 	}
@@ -995,11 +999,12 @@ usage(FILE *f)
 		   "Exit status: 0 ok, 1 error, 2 usage, 3 no agent, "
 		   "4 identity not found,\n"
 		   "5 agent locked, 6 scheme not supported, "
-		   "7 PIN incorrect or locked;\n"
-		   "connect and tunnel also: 8 the server rejected our "
-		   "certificate, 9 the\n"
-		   "server's certificate not trusted, 10 server unreachable "
-		   "or TLS failed.\n");
+		   "7 PIN incorrect or locked,\n"
+		   "11 no token matches unlock's --token URI; "
+		   "connect and tunnel also: 8 the\n"
+		   "server rejected our certificate, 9 the server's "
+		   "certificate not trusted,\n"
+		   "10 server unreachable or TLS failed.\n");
 }
 
 int

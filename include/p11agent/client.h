@@ -124,8 +124,10 @@ int p11a_client_lock(p11a_client *c);
 
 /*
  * p11a_client_unlock - log in again with pin.  token_uri (a pkcs11: URI)
- * restricts it to matching tokens; NULL means every locked token.
- * P11A_ERR_PIN_INCORRECT if the token refused the PIN.
+ * restricts it to matching tokens; NULL means every token.
+ * P11A_ERR_PIN_INCORRECT if a token refused the PIN (or, logged in
+ * already, was logged in with another one); P11A_ERR_TOKEN_NOT_FOUND if
+ * token_uri matches no token.
  */
 int p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin);
 

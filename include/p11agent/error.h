@@ -41,7 +41,8 @@ typedef enum p11a_err {
 	P11A_ERR_INVALID_ARGUMENT = 24, /* caller passed something unusable */
 	P11A_ERR_SHUTTING_DOWN = 25,	/* the agent is stopping */
 	P11A_ERR_INCOMPLETE = 26,	/* internal: need more bytes */
-	P11A_ERR_MAX_ = 27
+	P11A_ERR_TOKEN_NOT_FOUND = 27,	/* no token matches the URI */
+	P11A_ERR_MAX_ = 28
 } p11a_err;
 
 /*

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Send LOCK/UNLOCK requests back to back on one connection (standard
 library only) and print the reply of each UNLOCK as OK or the error name's
-number.  Usage: pipelined_unlocks.py SOCKET PIN COUNT [--lock-first]
-With --lock-first each UNLOCK is preceded by a LOCK in the same burst."""
+number.  Usage:
+  pipelined_unlocks.py SOCKET PIN[,PIN...] COUNT [--lock-first] [--token URI]
+UNLOCK i sends the i-th PIN of the list (round robin), for the tokens
+matching URI (default: all).  With --lock-first each UNLOCK is preceded by
+a LOCK in the same burst."""
 import socket
 import struct
 import sys
@@ -37,8 +40,12 @@ def read_frame(sock):
 
 
 def main():
-    path, pin, count = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+    path, count = sys.argv[1], int(sys.argv[3])
+    pins = [p.encode() for p in sys.argv[2].split(",")]
     lock_first = "--lock-first" in sys.argv
+    uri = b""
+    if "--token" in sys.argv:
+        uri = sys.argv[sys.argv.index("--token") + 1].encode()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
     sock.sendall(frame(HELLO, 1, struct.pack(">HH", 1, 1) + string(b"t")))
@@ -48,7 +55,7 @@ def main():
     for i in range(count):
         if lock_first:
             burst += frame(LOCK, 1000 + i)
-        burst += frame(UNLOCK, 2000 + i, string(b"") + string(pin))
+        burst += frame(UNLOCK, 2000 + i, string(uri) + string(pins[i % len(pins)]))
         unlock_ids.append(2000 + i)
     sock.sendall(burst)
     replies = {}

@@ -3,8 +3,12 @@
 # with clients run under other uids/gids (setpriv) on a socket made
 # reachable on purpose (the agent's own 0700 directory and 0600 socket
 # would stop them earlier): by default another uid is refused; with
-# --allow-uid it is served and signs; --allow-gid admits its primary
-# group only; --max-per-uid counts each uid on its own.
+# --allow-uid it is served and signs; --allow-gid and
+# --identity-allow-gid admit the group as the client's primary
+# (effective) or a supplementary group (docs/SECURITY.md says why), and
+# a client with more groups than the agent reads is judged by its
+# effective gid alone, which is logged; --max-per-uid counts each uid on
+# its own.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../faulty-pkcs11/faults.sh"
 
@@ -16,11 +20,13 @@ p11a_make_token A 1111 a-ec:p256
 export P11A_PIN=1111
 other=65534 other_gid=65534 stranger=54321
 
-# as_uid UID GID cmd...: run cmd with those credentials and no groups
+# as_uid UID GID cmd...: run cmd with those credentials and no groups;
+# with GROUPS=g1,g2,... in the environment, with those supplementary groups
 as_uid() {
-	local uid=$1 gid=$2
+	local uid=$1 gid=$2 groups=(--clear-groups)
 	shift 2
-	setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"
+	[[ -z ${GROUPS_OF_CLIENT:-} ]] || groups=(--groups "$GROUPS_OF_CLIENT")
+	setpriv --reuid "$uid" --regid "$gid" "${groups[@]}" "$@"
 }
 
 open_up() {
@@ -61,6 +67,14 @@ ec=$(p11a_identity_id a-ec)
 expect_served "$other" "$other_gid"
 expect_served "$stranger" "$other_gid"          # by its group
 expect_refused "$stranger" "$stranger"          # neither uid nor group
+GROUPS_OF_CLIENT=4242,$other_gid expect_served "$stranger" "$stranger" # supplementary
+GROUPS_OF_CLIENT=4242 expect_refused "$stranger" "$stranger"
+# 70 groups, the allowed one last: more than the agent reads (64)
+many=$(seq -s, 5001 5069),$other_gid
+GROUPS_OF_CLIENT=$many expect_refused "$stranger" "$stranger"
+grep -q "more than 64 groups" "$P11A_AGENT_LOG" ||
+	p11a_fail "a client with too many groups to read was not logged"
+GROUPS_OF_CLIENT=$many expect_served "$stranger" "$other_gid" # by its egid
 mkdir -m 0700 "$P11A_TMP/other" && chown "$other:$other_gid" "$P11A_TMP/other"
 p11a_random_file "$P11A_TMP/other/msg"
 chmod 0644 "$P11A_TMP/other/msg"
@@ -105,6 +119,24 @@ EOP
 expect_served "$other" "$other_gid"
 kill "$hold" 2>/dev/null || true
 wait "$hold" 2>/dev/null || true
+rc=0
+p11a_stop_agent || rc=$?
+[[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM, expected 0"
+
+# per identity: the group as a supplementary group lets the client sign
+p11a_start_agent --pin-source env:P11A_PIN --allow-uid "$stranger" \
+	--identity 'pkcs11:token=A;object=a-ec' --identity-allow-gid 4242
+open_up
+chown "$stranger" "$P11A_TMP/other"
+rm -f "$P11A_TMP/other/sig"
+out=$(GROUPS_OF_CLIENT=4242 as_uid "$stranger" "$stranger" "$P11A_TRY" sign \
+	"$ec" ecdsa_secp256r1_sha256 "$P11A_TMP/other/msg" "$P11A_TMP/other/sig") ||
+	p11a_fail "a member of group 4242 (supplementary) could not sign: $out"
+p11a_verify "$P11A_TMP/other/sig" "$P11A_TMP/other/msg" \
+	"$P11A_TMP/A/a-ec.pub.pem" ecdsa_secp256r1_sha256
+out=$(as_uid "$stranger" "$stranger" "$P11A_TRY" sign "$ec" \
+	ecdsa_secp256r1_sha256 "$P11A_TMP/other/msg" "$P11A_TMP/other/sig2" 2>&1) || true
+[[ $out == DENIED* ]] || p11a_fail "a client outside group 4242 got '$out', expected DENIED"
 rc=0
 p11a_stop_agent || rc=$?
 [[ $rc -eq 0 ]] || p11a_fail "p11agentd exited $rc on SIGTERM, expected 0"
