@@ -390,3 +390,13 @@ p11a_expect_audit_records() {
 	[[ $n -eq $want ]] ||
 		p11a_fail "$file: only $n of $want audit lines have the documented form"
 }
+
+# p11a_start_audited_ec FILE: token A with the P-256 key a-ec, an agent
+# (PIN from the environment) with --audit FILE; the identity in P11A_EC_ID.
+p11a_start_audited_ec() {
+	p11a_make_token A 27182818 a-ec:p256
+	export P11A_PIN=27182818
+	p11a_start_agent --pin-source env:P11A_PIN --audit "$1"
+	p11a_list
+	P11A_EC_ID=$(p11a_identity_id a-ec)
+}

@@ -6,13 +6,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
 p11a_setup_dir
-pin=27182818
-p11a_make_token A "$pin" a-ec:p256
-export P11A_PIN=$pin
 audit=$P11A_TMP/audit.log
-p11a_start_agent --pin-source env:P11A_PIN --audit "$audit"
-p11a_list
-ec=$(p11a_identity_id a-ec)
+p11a_start_audited_ec "$audit"
+ec=$P11A_EC_ID
 p11a_sign_verify "$ec" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
 p11a_sign_verify "$ec" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
 
