@@ -41,6 +41,7 @@ static const struct err_entry err_table[] = {
 	E(INVALID_ARGUMENT, "invalid argument"),
 	E(SHUTTING_DOWN, "the agent is shutting down"),
 	E(INCOMPLETE, "incomplete: more bytes needed"),
+	E(UNTRUSTED_AGENT, "the agent at the socket runs as an untrusted uid"),
 };
 
 #undef E

@@ -41,7 +41,9 @@ typedef enum p11a_err {
 	P11A_ERR_INVALID_ARGUMENT = 24, /* caller passed something unusable */
 	P11A_ERR_SHUTTING_DOWN = 25,	/* the agent is stopping */
 	P11A_ERR_INCOMPLETE = 26,	/* internal: need more bytes */
-	P11A_ERR_MAX_ = 27
+	/* client side: the socket's listener runs as a uid not trusted */
+	P11A_ERR_UNTRUSTED_AGENT = 27,
+	P11A_ERR_MAX_ = 28
 } p11a_err;
 
 /*
