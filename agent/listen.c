@@ -41,12 +41,65 @@ listener_default_path(struct listener *l)
 	return P11A_OK;
 }
 
-/* Make sure the socket's directory exists and only we can enter it. */
+/* What lstat(2) sees: a symlink, or no directory at all, is refused. */
+static int
+listener_dir_is_real(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) != 0) {
+		log_error("socket directory %s: %s", dir, strerror(errno));
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode))
+		log_error("socket directory %s: is a symbolic link; give the "
+			  "directory itself",
+			  dir);
+	else if (!S_ISDIR(st.st_mode))
+		log_error("socket directory %s: is not a directory", dir);
+	return S_ISDIR(st.st_mode);
+}
+
+/*
+ * The directory must be the one it names (no symlink: whoever owns the
+ * parent could point it anywhere), ours, and closed to other writers,
+ * who could replace the socket.  Owner and mode are those of the
+ * directory opened without following a symlink, so what is checked is
+ * what is there; its mode is never changed.
+ */
+static int
+listener_check_dir(const char *dir)
+{
+	struct stat st;
+	int fd, r = P11A_ERR_INVALID_ARGUMENT;
+
+	if (!listener_dir_is_real(dir))
+		return r;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		log_error("socket directory %s: %s", dir, strerror(errno));
+		r = P11A_ERR_IO;
+	} else if (st.st_uid != geteuid()) {
+		log_error("socket directory %s: is owned by uid %u, not by us "
+			  "(uid %u)",
+			  dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_error("socket directory %s: is writable by group or "
+			  "others (mode %04o); use a private one",
+			  dir, (unsigned)(st.st_mode & 07777));
+	} else {
+		r = P11A_OK;
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Create the socket's directory (0700) if absent; check it either way. */
 static int
 listener_prepare_dir(struct listener *l)
 {
 	char copy[sizeof(l->path)];
-	struct stat st;
 	char *dir;
 
 	snprintf(copy, sizeof(copy), "%s", l->path);
@@ -54,21 +107,12 @@ listener_prepare_dir(struct listener *l)
 	if (mkdir(dir, 0700) == 0) {
 		if (l->dir[0] == '\0')
 			snprintf(l->dir, sizeof(l->dir), "%s", dir);
-		return P11A_OK;
-	}
-	if (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	} else if (errno != EEXIST) {
 		log_error("cannot create socket directory %s: %s", dir,
 			  strerror(errno));
 		return P11A_ERR_IO;
 	}
-	if (st.st_uid == geteuid() && (st.st_mode & 077) != 0 &&
-	    (st.st_mode & S_ISVTX) == 0)
-		chmod(dir, 0700);
-	else if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
-		log_warn("socket directory %s is not private to us; relying "
-			 "on the socket's own mode and the peer check",
-			 dir);
-	return P11A_OK;
+	return listener_check_dir(dir);
 }
 
 /* A socket file already at the path: replace it only if nobody answers. */

@@ -1,7 +1,9 @@
 /*
- * The agent's listening socket: a private 0700 directory, a 0600 socket,
- * a stale socket left by a killed agent replaced, a live one never.  Or
- * the socket a service manager passed (systemd socket activation).
+ * The agent's listening socket: a 0600 socket in a directory that is
+ * ours, no symlink and not writable by others (made 0700 when absent,
+ * never chmodded), a stale socket left by a killed agent replaced, a
+ * live one never.  Or the socket a service manager passed (systemd
+ * socket activation).
  */
 #ifndef P11A_AGENT_LISTEN_H
 #define P11A_AGENT_LISTEN_H

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "jobs.h"
@@ -30,7 +31,8 @@
 struct server {
 	struct agent *agent;
 	int listen_fd;
-	int signal_fd;
+	int signal_fd;	   /* SIGTERM, SIGINT: stop */
+	int hup_fd;	   /* SIGHUP: reopen the audit log (loop 0) */
 	int listen_paused; /* out of descriptors: not accepting (loop 0) */
 	uint64_t next_sweep[LOOP_MAX]; /* each loop's, for its role holder */
 	pthread_mutex_t conns_lock;    /* conns: any loop links or unlinks */
@@ -50,8 +52,8 @@ static struct server server = {
 	.stop_cv = PTHREAD_COND_INITIALIZER,
 };
 
-/* epoll data for the two descriptors that are not connections */
-static char listen_tag, signal_tag;
+/* epoll data for the descriptors that are not connections */
+static char listen_tag, signal_tag, hup_tag;
 
 static int
 server_peer_allowed(const struct server *s, const struct conn *c)
@@ -402,6 +404,16 @@ server_request_stop(struct server *s)
 	pthread_mutex_unlock(&s->stop_lock);
 }
 
+/* logrotate moved the audit log away and sent SIGHUP */
+static void
+server_on_hup(struct server *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->hup_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		audit_reopen();
+}
+
 /* loop_ops: the events of one loop, handled by its role holder. */
 static void
 server_handle(void *ctx, struct loop *l, struct epoll_event *ev, int n)
@@ -414,6 +426,8 @@ server_handle(void *ctx, struct loop *l, struct epoll_event *ev, int n)
 
 		if (tag == &signal_tag)
 			server_request_stop(s);
+		else if (tag == &hup_tag)
+			server_on_hup(s);
 		else if (tag == &listen_tag)
 			server_accept(s);
 		else
@@ -457,21 +471,38 @@ server_loop_count(const struct agent_options *opt)
 	return n > LOOP_MAX ? LOOP_MAX : (unsigned)n;
 }
 
+/*
+ * The stop signals stay pending, so that every loop sees them; SIGHUP
+ * is read (by loop 0) and so has a descriptor of its own.
+ */
+static int
+server_signal_fds(struct server *s)
+{
+	sigset_t stop, hup;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0 ||
+	    pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0)
+		return P11A_ERR_IO;
+	s->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	s->hup_fd = signalfd(-1, &hup, SFD_CLOEXEC | SFD_NONBLOCK);
+	return s->signal_fd >= 0 && s->hup_fd >= 0 ? P11A_OK : P11A_ERR_IO;
+}
+
 static int
 server_setup(struct server *s, struct agent *a, int listen_fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	sigset_t mask;
 	int r;
 
 	s->agent = a;
 	s->listen_fd = listen_fd;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
-	    (s->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
-		return P11A_ERR_IO;
+	if ((r = server_signal_fds(s)) != P11A_OK)
+		return r;
 	if ((r = loops_init(server_loop_count(a->opt), a->opt->spin_us)) !=
 	    P11A_OK)
 		return r;
@@ -479,6 +510,10 @@ server_setup(struct server *s, struct agent *a, int listen_fd)
 	jobs_set_batching(conn_hold, conn_release_held);
 	ev.data.ptr = &listen_tag;
 	if (epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, listen_fd, &ev) !=
+	    0)
+		return P11A_ERR_IO;
+	ev.data.ptr = &hup_tag;
+	if (epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, s->hup_fd, &ev) !=
 	    0)
 		return P11A_ERR_IO;
 	/* every loop sees the signal, so all of them stop at once */
@@ -514,6 +549,7 @@ server_shutdown(struct server *s)
 	if (!loops_stuck)
 		loops_free();
 	close(s->signal_fd);
+	close(s->hup_fd);
 }
 
 int

@@ -19,6 +19,8 @@
  * they connect to the same path again, once, and repeat the request.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,8 @@
 #include "wire.h"
 
 #define CLIENT_NAME "libp11agent"
+/* the system agent's account (contrib/systemd/p11agent.sysusers) */
+#define AGENT_ACCOUNT "p11agent"
 /* bytes asked of read(2) at a time */
 #define READ_CHUNK 16384u
 /* frame header + largest body, plus room for one read past it */
@@ -442,6 +446,63 @@ p11a_default_socket_path(char *buf, size_t len)
 	return P11A_OK;
 }
 
+/* A user name or a number; -1 for neither. */
+static long long
+uid_of(const char *name)
+{
+	char buf[4096], *end;
+	struct passwd pw, *found = NULL;
+	unsigned long long n;
+
+	if (name == NULL || *name == '\0')
+		return -1;
+	errno = 0;
+	n = strtoull(name, &end, 10);
+	if (*end == '\0' && errno == 0 && n < (uid_t)-1)
+		return (long long)n;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) != 0 ||
+	    found == NULL)
+		return -1;
+	return (long long)pw.pw_uid;
+}
+
+static int
+agent_uid_trusted(uid_t uid)
+{
+	if (uid == getuid() || uid == geteuid() || uid == 0)
+		return 1;
+	/* the system agent (p11agent-system.service) */
+	if ((long long)uid == uid_of(AGENT_ACCOUNT))
+		return 1;
+	return (long long)uid == uid_of(secure_getenv("P11AGENT_AGENT_UID"));
+}
+
+/*
+ * Whoever listens at the path gets every request, an UNLOCK's PIN too:
+ * in a directory another user can write to, that may be a fake agent.
+ * So nothing is sent before the listener's uid is one we trust.  Over
+ * `ssh -R` the listener is the user's sshd, so the uid is ours.
+ */
+static int
+check_agent_uid(p11a_client *c, const char *path)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return set_message(c, P11A_ERR_UNTRUSTED_AGENT,
+				   "cannot learn who listens at %s "
+				   "(SO_PEERCRED): %s",
+				   path, strerror(errno));
+	if (agent_uid_trusted(cr.uid))
+		return P11A_OK;
+	return set_message(c, P11A_ERR_UNTRUSTED_AGENT,
+			   "the agent at %s runs as uid %u, which is not "
+			   "trusted (not ours, root, " AGENT_ACCOUNT
+			   " or P11AGENT_AGENT_UID); nothing was sent to it",
+			   path, (unsigned)cr.uid);
+}
+
 static int
 open_socket(p11a_client *c, const char *path)
 {
@@ -461,7 +522,7 @@ open_socket(p11a_client *c, const char *path)
 		r = connect(c->fd, (struct sockaddr *)&sun, sizeof(sun));
 	} while (r < 0 && errno == EINTR);
 	if (r == 0)
-		return P11A_OK;
+		return check_agent_uid(c, path);
 	if (errno == ENOENT || errno == ECONNREFUSED)
 		return set_message(c, P11A_ERR_CONNECT, "no agent at %s", path);
 	return set_message(c, P11A_ERR_CONNECT, "cannot connect to %s: %s",

@@ -167,7 +167,7 @@ connect_agent(struct ctx *ctx)
 	r = p11a_client_connect_msg(ctx->path, &ctx->c, msg, sizeof(msg));
 	if (r == P11A_OK)
 		return EXIT_OK;
-	if (r == P11A_ERR_CONNECT)
+	if (r == P11A_ERR_CONNECT || r == P11A_ERR_UNTRUSTED_AGENT)
 		say("%s", msg);
 	else if (r == P11A_ERR_VERSION)
 		say("the agent at %s speaks no protocol version in common "

@@ -42,6 +42,7 @@ static const struct err_entry err_table[] = {
 	E(SHUTTING_DOWN, "the agent is shutting down"),
 	E(INCOMPLETE, "incomplete: more bytes needed"),
 	E(TOKEN_NOT_FOUND, "no token matches"),
+	E(UNTRUSTED_AGENT, "the agent at the socket runs as an untrusted uid"),
 };
 
 #undef E

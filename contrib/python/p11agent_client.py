@@ -21,12 +21,17 @@ As a command:
 
 Exit status: 0 ok, 1 the agent answered ERROR (its code name goes to
 stderr), 2 usage, 3 no agent at the socket.
+
+Like libp11agent, it sends nothing to a socket whose listener runs as a
+uid it does not trust (section 1: ours, root, the account p11agent, or
+$P11AGENT_AGENT_UID), and fails with UNTRUSTED_AGENT instead.
 """
 
 import argparse
 import base64
 import json
 import os
+import pwd
 import socket
 import struct
 import sys
@@ -87,6 +92,7 @@ ERRORS = [
     "TOKEN_NOT_PRESENT", "TOKEN", "TIMEOUT", "DENIED", "BUSY", "CONNECT",
     "IO", "INVALID_ARGUMENT", "SHUTTING_DOWN", "INCOMPLETE",
     "TOKEN_NOT_FOUND",
+    "UNTRUSTED_AGENT",
 ]
 
 
@@ -268,6 +274,43 @@ def default_socket_path():
 
 # ---- the connection ---------------------------------------------------
 
+AGENT_ACCOUNT = "p11agent"  # the system agent's (p11agent-system.service)
+
+
+def uid_of(name):
+    """A user name or a number as a uid; None for neither."""
+    if not name:
+        return None
+    if name.isdigit():
+        return int(name)
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def agent_uid_trusted(uid):
+    """Section 1: ours, root, the system agent's account, or the uid
+    $P11AGENT_AGENT_UID names."""
+    if uid in (os.getuid(), os.geteuid(), 0):
+        return True
+    return uid in (uid_of(AGENT_ACCOUNT),
+                   uid_of(os.environ.get("P11AGENT_AGENT_UID")))
+
+
+def check_agent_uid(sock, path):
+    """Whoever listens at the path gets every request, a PIN too: send
+    nothing before its uid (SO_PEERCRED) is one we trust."""
+    cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                           struct.calcsize("3i"))
+    uid = struct.unpack("3i", cred)[1]
+    if not agent_uid_trusted(uid):
+        raise AgentError(ERRORS.index("UNTRUSTED_AGENT"),
+                         "the agent at %s runs as uid %d, which is not "
+                         "trusted (not ours, root, %s or P11AGENT_AGENT_UID);"
+                         " nothing was sent to it" %
+                         (path, uid, AGENT_ACCOUNT))
+
 class Client:
     """A blocking connection: one request at a time, HELLO done on open."""
 
@@ -281,6 +324,11 @@ class Client:
             self.sock.close()
             raise AgentError(ERRORS.index("CONNECT"),
                              "no agent at %s: %s" % (self.path, e.strerror))
+        try:
+            check_agent_uid(self.sock, self.path)
+        except AgentError:
+            self.sock.close()
+            raise
         self.next_id = 1
         self.max_frame = MAX_FRAME
         self.hello = self._hello(name)

@@ -42,7 +42,9 @@ typedef enum p11a_err {
 	P11A_ERR_SHUTTING_DOWN = 25,	/* the agent is stopping */
 	P11A_ERR_INCOMPLETE = 26,	/* internal: need more bytes */
 	P11A_ERR_TOKEN_NOT_FOUND = 27,	/* no token matches the URI */
-	P11A_ERR_MAX_ = 28
+	/* client side: the socket's listener runs as a uid not trusted */
+	P11A_ERR_UNTRUSTED_AGENT = 28,
+	P11A_ERR_MAX_ = 29
 } p11a_err;
 
 /*

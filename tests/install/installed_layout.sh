@@ -120,10 +120,10 @@ if [[ $(cache_get P11A_SYSTEMD) == ON ]]; then
 	done
 fi
 
-# ---- contrib: shell snippets, Python client, SSH examples ---------------
+# ---- contrib: shell snippets, Python client, SSH examples, logrotate ----
 share=$(inst "$P11A_DATADIR")/p11agent
 for f in shell/p11agent.sh shell/p11agent.fish python/p11agent_client.py \
-	ssh/ssh_config.example ssh/sshd_config.example; do
+	ssh/ssh_config.example ssh/sshd_config.example logrotate/p11agent; do
 	expect_file "$share/$f"
 done
 [[ -x $bindir/p11agent-ssh ]] || p11a_fail "p11agent-ssh is not installed as a command"

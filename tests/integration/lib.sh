@@ -378,3 +378,25 @@ p11a_sign_verify() {
 		p11a_verify "$sig" "$msg" "$dir/$name.pem" "$scheme"
 	fi
 }
+
+# p11a_expect_audit_records FILE N: FILE holds exactly N lines and each
+# is a SIGN record of the form docs/RELIABILITY.md documents.
+p11a_expect_audit_records() {
+	local file=$1 want=$2 n
+	local re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z sign pid=[0-9]+ uid=[0-9]+ exe=[^ ]+ identity=[0-9a-f]{32} token="[^"]*" scheme=[a-z0-9_]+ result=[A-Z_]+ usec=[0-9]+$'
+	n=$(wc -l <"$file")
+	[[ $n -eq $want ]] || p11a_fail "$file: $n audit lines, expected $want"
+	n=$(grep -Ec "$re" "$file") || true
+	[[ $n -eq $want ]] ||
+		p11a_fail "$file: only $n of $want audit lines have the documented form"
+}
+
+# p11a_start_audited_ec FILE: token A with the P-256 key a-ec, an agent
+# (PIN from the environment) with --audit FILE; the identity in P11A_EC_ID.
+p11a_start_audited_ec() {
+	p11a_make_token A 27182818 a-ec:p256
+	export P11A_PIN=27182818
+	p11a_start_agent --pin-source env:P11A_PIN --audit "$1"
+	p11a_list
+	P11A_EC_ID=$(p11a_identity_id a-ec)
+}

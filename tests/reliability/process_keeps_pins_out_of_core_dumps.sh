@@ -26,6 +26,8 @@ if [[ $agent_uid -eq 0 ]] && command -v setpriv >/dev/null 2>&1; then
 	mkdir -m 0700 "$P11A_TMP/agent"
 	chown -R "$agent_uid" "$P11A_TMP"
 	P11A_AGENT_WRAPPER="setpriv --reuid $agent_uid --regid $agent_uid --clear-groups ${P11A_AGENT_WRAPPER:-}"
+	# our clients talk only to agents of uids they trust
+	export P11AGENT_AGENT_UID=$agent_uid
 fi
 
 # give the agent a core limit to lose (the test's shell may have 0)
