@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "hlink.h"
 #include "identity.h"
 #include "log.h"
 #include "p11agent/error.h"
@@ -70,13 +71,19 @@ static void
 status_fill_token(struct token *t, struct p11a_token_status *ts)
 {
 	enum token_state st = token_get_state(t);
+	enum hlink_state hs = hlink_state(t->link);
 
 	ts->label = t->label;
 	ts->uri = t->uri;
 	ts->module = t->module_name;
 	ts->flags = atomic_load(&t->present) ? P11A_TOKEN_PRESENT : 0;
-	if (st == TOKEN_READY)
+	/* logged in: on the helper that runs now, not just a cached PIN */
+	if (st == TOKEN_READY && hs == HLINK_READY && !token_needs_login(t))
 		ts->flags |= P11A_TOKEN_LOGGED_IN;
+	if (hs == HLINK_RECOVERING)
+		ts->flags |= P11A_TOKEN_RECOVERING;
+	if (hs == HLINK_FAILED)
+		ts->flags |= P11A_TOKEN_FAILED;
 	if (st != TOKEN_READY)
 		ts->flags |= P11A_TOKEN_NEEDS_UNLOCK;
 	if (t->protected_auth)

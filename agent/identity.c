@@ -9,15 +9,12 @@
 
 #include <openssl/evp.h>
 
+#include "hlink.h"
 #include "idname.h"
 #include "log.h"
 #include "p11agent/error.h"
-#include "p11util.h"
-#include "pubkey.h"
 #include "scheme.h"
 #include "wire.h"
-
-#define MAX_KEYS_PER_TOKEN 256
 
 static struct {
 	pthread_rwlock_t lock;
@@ -192,61 +189,63 @@ identity_make_uri(struct identity *id)
 	return P11A_OK;
 }
 
+/* One private key as the helper's KEYS_REPLY describes it. */
+struct key_record {
+	uint64_t handle;
+	const uint8_t *ck_id, *label, *spki, *cert;
+	size_t ck_id_len, label_len, spki_len, cert_len;
+	uint8_t key_type, flags;
+	uint16_t bits;
+	char *curve;
+};
+
 static int
-identity_fill_wire(struct identity *id, const struct key_shape *shape,
-		   CK_SESSION_HANDLE s)
+identity_fill_wire(struct identity *id, const struct key_record *k)
 {
-	CK_FUNCTION_LIST *fn = id->token->module;
 	struct p11a_identity *w = &id->wire;
-	CK_OBJECT_HANDLE cert;
-	size_t len;
 	int r;
 
 	if ((r = identity_make_id(id)) != P11A_OK)
 		return r;
 	w->id = strdup(id->id);
 	w->label = strdup(id->label);
-	w->curve = strdup(shape->curve);
+	w->curve = strdup(k->curve);
 	if (w->id == NULL || w->label == NULL || w->curve == NULL)
 		return P11A_ERR_NO_MEMORY;
-	w->key_type = shape->key_type;
-	w->bits = (uint16_t)shape->bits;
-	w->n_schemes = p11a_scheme_list_for_key(shape->key_type, shape->bits,
+	w->key_type = k->key_type;
+	w->bits = k->bits;
+	w->n_schemes = p11a_scheme_list_for_key(k->key_type, k->bits,
 						w->schemes, P11A_MAX_SCHEMES);
-	cert = p11_find_by_id(fn, s, CKO_CERTIFICATE, id->ck_id, id->ck_id_len);
-	if (cert != CK_INVALID_HANDLE &&
-	    p11_attr_get(fn, s, cert, CKA_VALUE, &w->cert, &len) == CKR_OK)
-		w->cert_len = len;
-	r = pubkey_spki(fn, s, (CK_OBJECT_HANDLE)atomic_load(&id->key), shape,
-			id->ck_id, id->ck_id_len, w->cert, w->cert_len,
-			&w->spki, &w->spki_len);
-	if (r != P11A_OK)
-		return r;
+	if (k->cert_len > 0) {
+		if ((w->cert = malloc(k->cert_len)) == NULL)
+			return P11A_ERR_NO_MEMORY;
+		memcpy(w->cert, k->cert, k->cert_len);
+		w->cert_len = k->cert_len;
+	}
+	if (k->spki_len > 0) {
+		if ((w->spki = malloc(k->spki_len)) == NULL)
+			return P11A_ERR_NO_MEMORY;
+		memcpy(w->spki, k->spki, k->spki_len);
+		w->spki_len = k->spki_len;
+	}
 	return identity_make_uri(id);
 }
 
-/* Read CKA_ID and CKA_LABEL and set up the URI-matching attributes. */
+/* Copy CKA_ID and CKA_LABEL and set up the URI-matching attributes. */
 static int
-identity_read_names(struct identity *id, CK_SESSION_HANDLE s)
+identity_read_names(struct identity *id, const struct key_record *k)
 {
-	CK_FUNCTION_LIST *fn = id->token->module;
-	unsigned char *label = NULL;
-	size_t len = 0;
-
-	if (p11_attr_get(fn, s, atomic_load(&id->key), CKA_ID, &id->ck_id,
-			 &id->ck_id_len) != CKR_OK) {
-		id->ck_id = NULL;
-		id->ck_id_len = 0;
+	if (k->ck_id_len > 0) {
+		if ((id->ck_id = malloc(k->ck_id_len)) == NULL)
+			return P11A_ERR_NO_MEMORY;
+		memcpy(id->ck_id, k->ck_id, k->ck_id_len);
+		id->ck_id_len = k->ck_id_len;
 	}
-	p11_attr_get(fn, s, atomic_load(&id->key), CKA_LABEL, &label, &len);
-	if ((id->label = malloc(len + 1)) == NULL) {
-		free(label);
+	if ((id->label = malloc(k->label_len + 1)) == NULL)
 		return P11A_ERR_NO_MEMORY;
-	}
-	if (len > 0)
-		memcpy(id->label, label, len);
-	id->label[len] = '\0';
-	free(label);
+	if (k->label_len > 0)
+		memcpy(id->label, k->label, k->label_len);
+	id->label[k->label_len] = '\0';
 	id->class_private = CKO_PRIVATE_KEY;
 	id->match_attrs[0] = (CK_ATTRIBUTE){CKA_CLASS, &id->class_private,
 					    sizeof(id->class_private)};
@@ -290,7 +289,10 @@ registry_add(struct identity *id, int *added, struct identity **twin)
 		if (strcmp(reg.items[i]->id, id->id) != 0)
 			continue;
 		if (identity_same_key(reg.items[i], id)) {
+			/* the handle first: a reader takes the generation first */
 			atomic_store(&reg.items[i]->key, atomic_load(&id->key));
+			atomic_store(&reg.items[i]->key_gen,
+				     atomic_load(&id->key_gen));
 			*twin = NULL;
 			goto out;
 		}
@@ -328,75 +330,104 @@ identity_log_twin(const struct identity *id, const struct identity *twin)
 }
 
 static int
-identity_from_key(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+identity_from_key(struct token *t, unsigned gen, const struct key_record *k)
 {
 	struct identity *id, *twin;
-	struct key_shape shape;
-	char why[128];
 	int r, added;
 
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return P11A_ERR_NO_MEMORY;
 	id->token = t;
-	atomic_store(&id->key, h);
-	if ((r = identity_read_names(id, s)) != P11A_OK)
+	atomic_store(&id->key, (CK_OBJECT_HANDLE)k->handle);
+	atomic_store(&id->key_gen, gen);
+	if ((r = identity_read_names(id, k)) != P11A_OK)
 		goto out;
 	if (!identity_selected(id)) {
 		r = P11A_OK;
 		goto out;
 	}
-	if (pubkey_shape(t->module, s, h, &shape, why, sizeof(why)) !=
-	    P11A_OK) {
-		log_info("token %s: key '%s' skipped: %s", t->label, id->label,
-			 why);
-		r = P11A_OK;
-		goto out;
-	}
-	if ((r = identity_fill_wire(id, &shape, s)) != P11A_OK)
+	if ((r = identity_fill_wire(id, k)) != P11A_OK)
 		goto out;
 	if ((r = registry_add(id, &added, &twin)) != P11A_OK || !added)
 		goto out;
 	if (twin != NULL)
 		identity_log_twin(id, twin);
 	log_info("token %s: identity %s: %s %u '%s'%s", t->label, id->id,
-		 shape.key_type == P11A_KEY_RSA ? "RSA" : shape.curve,
-		 shape.bits, id->label,
-		 id->wire.cert != NULL ? " with certificate" : "");
+		 k->key_type == P11A_KEY_RSA ? "RSA" : k->curve, k->bits,
+		 id->label, id->wire.cert != NULL ? " with certificate" : "");
 	id = NULL;
 out:
 	identity_free(id);
 	return r;
 }
 
-int
-identities_discover(struct token *t, CK_SESSION_HANDLE s)
+static int
+key_record_decode(struct p11a_buf *b, struct key_record *k)
 {
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
-	CK_OBJECT_HANDLE *keys;
-	CK_ULONG n = 0;
-	CK_RV rv;
+	int e;
+
+	memset(k, 0, sizeof(*k));
+	if ((e = p11a_buf_get_u64(b, &k->handle)) != P11A_OK ||
+	    (e = p11a_buf_get_bytes_view(b, &k->ck_id, &k->ck_id_len)) !=
+		    P11A_OK ||
+	    (e = p11a_buf_get_bytes_view(b, &k->label, &k->label_len)) !=
+		    P11A_OK ||
+	    (e = p11a_buf_get_u8(b, &k->key_type)) != P11A_OK ||
+	    (e = p11a_buf_get_u16(b, &k->bits)) != P11A_OK ||
+	    (e = p11a_buf_get_cstring(b, &k->curve)) != P11A_OK ||
+	    (e = p11a_buf_get_bytes_view(b, &k->spki, &k->spki_len)) !=
+		    P11A_OK ||
+	    (e = p11a_buf_get_bytes_view(b, &k->cert, &k->cert_len)) !=
+		    P11A_OK)
+		return e;
+	if (memchr(k->label, 0, k->label_len) != NULL)
+		return P11A_ERR_PROTOCOL; /* a label is text */
+	return p11a_buf_get_u8(b, &k->flags);
+}
+
+/* Register the keys of a KEYS_REPLY; one bad key must not hide the rest. */
+static int
+identities_from_reply(struct token *t, unsigned gen, struct p11a_buf *b)
+{
+	struct key_record k;
+	uint32_t n;
 	int r = P11A_OK;
 
-	if ((keys = calloc(MAX_KEYS_PER_TOKEN, sizeof(*keys))) == NULL)
-		return P11A_ERR_NO_MEMORY;
-	rv = p11_find(t->module, s, tmpl, 1, keys, MAX_KEYS_PER_TOKEN, &n);
-	if (rv != CKR_OK) {
-		log_error("token %s: cannot list keys: %s", t->label,
-			  p11_kit_strerror(rv));
-		r = token_error_from_rv(rv);
+	if (p11a_buf_get_u32(b, &n) != P11A_OK)
+		return P11A_ERR_TRUNCATED;
+	for (uint32_t i = 0; i < n && r == P11A_OK; i++) {
+		if ((r = key_record_decode(b, &k)) == P11A_OK &&
+		    identity_from_key(t, gen, &k) == P11A_ERR_NO_MEMORY)
+			r = P11A_ERR_NO_MEMORY;
+		free(k.curve);
+		k.curve = NULL;
+	}
+	return r;
+}
+
+int
+identities_discover(struct token *t, unsigned gen)
+{
+	struct hlink_reply rep;
+	struct p11a_buf slot;
+	int r;
+
+	p11a_buf_init(&slot, 8);
+	p11a_buf_put_u64(&slot, t->slot);
+	r = hlink_call(t->link, gen, HL_KEYS, &slot, &rep);
+	p11a_buf_free(&slot);
+	if (r != P11A_OK) {
+		log_error("token %s: cannot list keys: %s", t->label, rep.msg);
 		goto out;
 	}
-	/* one unusable key must not hide the others: errors are per key */
-	for (CK_ULONG i = 0; i < n; i++)
-		if (identity_from_key(t, s, keys[i]) == P11A_ERR_NO_MEMORY) {
-			r = P11A_ERR_NO_MEMORY;
-			break;
-		}
-	if (r == P11A_OK)
-		atomic_store(&t->enumerated, 1);
+	if ((r = identities_from_reply(t, gen, &rep.payload)) != P11A_OK) {
+		log_error("token %s: a malformed key list from its helper",
+			  t->label);
+		goto out;
+	}
+	atomic_store(&t->enumerated, 1);
 out:
-	free(keys);
+	hlink_reply_free(&rep);
 	return r;
 }
 
@@ -530,7 +561,8 @@ registry_wire_list(struct p11a_identity **items, size_t *n)
 		struct token *t = reg.items[i]->token;
 
 		if (token_get_state(t) == TOKEN_READY &&
-		    atomic_load(&t->present))
+		    atomic_load(&t->present) &&
+		    hlink_state(t->link) == HLINK_READY)
 			(*items)[i].flags |= P11A_IDENTITY_AVAILABLE;
 	}
 	*n = reg.n;

@@ -33,11 +33,12 @@ int registry_wants_token(const struct token *t);
 int registry_token_pin(const struct token *t, struct pin *out);
 
 /*
- * Find the private keys on a logged-in token and register identities;
- * keys seen before get their handle refreshed.  A key of a type we
- * cannot use is skipped with one log line.
+ * Ask the token's helper for its private keys (a logged-in token) and
+ * register identities; keys seen before get their handle refreshed.
+ * gen is the helper generation the handles are valid in: the call is
+ * refused if the helper was restarted since.
  */
-int identities_discover(struct token *t, CK_SESSION_HANDLE s);
+int identities_discover(struct token *t, unsigned gen);
 
 /*
  * Resolve SIGN's identity field, an identity id or a pkcs11: URI as

@@ -299,7 +299,6 @@ jobs_run_batch(struct token *t, struct job *j, struct token_session *s,
 			held = j->owner;
 			n_held = 0;
 		}
-		token_session_refresh(t, s);
 		j->run(j, t, s);
 		n_held += held != NULL;
 	} while ((j = jobs_next(q, s, until_us, &same)) != NULL);

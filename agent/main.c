@@ -112,6 +112,21 @@ default_workers(void)
 	return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
 }
 
+/*
+ * On a link's thread: a module's helper was restarted.  Its tokens lost
+ * their login; a probe on each token's own queue logs in again with the
+ * cached PIN (and lists the keys' new handles).
+ */
+static void
+agent_helper_restarted(void *ctx)
+{
+	struct agent *a = ctx;
+
+	for (size_t i = 0; i < a->modules.n_tokens; i++)
+		if (token_needs_login(a->modules.tokens[i]))
+			monitor_probe(a->modules.tokens[i]);
+}
+
 /* Sessions, first login, identities and workers for one token. */
 static int
 token_start(struct token *t, const struct pin *global_pin, unsigned workers)
@@ -128,10 +143,11 @@ token_start(struct token *t, const struct pin *global_pin, unsigned workers)
 	pin_clear(&own);
 	if (r != P11A_OK)
 		return r;
-	if ((r = token_open_sessions(t, workers)) != P11A_OK)
+	if ((r = token_open_sessions(t, t->helper_sessions, workers)) !=
+	    P11A_OK)
 		return r;
 	/* a refused or missing PIN leaves the token locked, not fatal */
-	token_login(t, t->sessions[0].h);
+	token_login(t);
 	return jobs_start(t);
 }
 
@@ -144,8 +160,9 @@ agent_start_tokens(struct agent *a, const struct pin *global_pin)
 
 	if ((r = registry_init(opt->identities, opt->n_identities)) !=
 		    P11A_OK ||
-	    (r = modules_load(opt, &a->modules)) != P11A_OK)
+	    (r = modules_load(opt, workers, &a->modules)) != P11A_OK)
 		return r;
+	modules_set_restart_hook(&a->modules, agent_helper_restarted, a);
 	if (a->modules.n_tokens == 0)
 		log_warn("no token found; serving an empty identity list");
 	for (size_t i = 0; i < a->modules.n_tokens; i++)
@@ -161,28 +178,29 @@ agent_stop_tokens(struct agent *a)
 	struct module_set *ms = &a->modules;
 
 	monitor_stop();
-	/* every queue stops before any is freed: a late job (an automatic
-	 * lock from another token's worker) must find a queue to refuse it */
 	for (size_t i = 0; i < ms->n_tokens; i++) {
 		struct token *t = ms->tokens[i];
 
-		if (t->stuck || jobs_stop(t, 5000) != 0) {
-			/* finalising under a thread stuck in it could hang */
-			log_error("leaving modules unfinalised: token %s hangs",
-				  t->label);
-			return;
-		}
+		if (!t->stuck && jobs_stop(t, 5000) != 0)
+			t->stuck = 1;
+		if (!t->stuck && token_get_state(t) == TOKEN_READY)
+			token_logout(t);
 	}
+	/*
+	 * The helpers finalise their modules; one that hangs is killed,
+	 * which also lets a worker that still waits for it return.
+	 */
+	modules_stop(ms, 2000);
 	for (size_t i = 0; i < ms->n_tokens; i++) {
 		struct token *t = ms->tokens[i];
 
+		if (t->stuck && jobs_stop(t, 1000) != 0)
+			continue;
 		jobs_free(t);
-		if (t->n_sessions > 0 && token_get_state(t) == TOKEN_READY)
-			token_logout(t, t->sessions[0].h);
 		token_close_sessions(t);
 	}
 	registry_free();
-	modules_unload(ms);
+	modules_free(ms);
 }
 
 /* Keep PINs out of core files and away from same-uid debuggers. */

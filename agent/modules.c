@@ -1,20 +1,25 @@
 #include "modules.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include <p11-kit/p11-kit.h>
 #include <p11-kit/uri.h>
 
+#include "hlink.h"
 #include "identity.h"
 #include "log.h"
 #include "p11agent/error.h"
 #include "p11util.h"
 
-#define MAX_SLOTS 64
+extern char **environ;
 
 static int
 tokens_append(struct module_set *ms, struct token *t)
@@ -45,27 +50,26 @@ token_format_uri(struct token *t)
 }
 
 static struct token *
-token_new(CK_FUNCTION_LIST *fn, const CK_INFO *mi, CK_SLOT_ID slot,
-	  const CK_TOKEN_INFO *ti)
+token_new(struct hlink *link, const struct hlink_token *ht)
 {
+	const CK_TOKEN_INFO *ti = &ht->info;
 	struct token *t;
-	char *name;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->login_lock, NULL);
-	t->module = fn;
-	t->module_info = *mi;
-	t->slot = slot;
+	t->link = link;
+	t->module_info = *hlink_module_info(link);
+	t->slot = (CK_SLOT_ID)ht->slot;
 	t->info = *ti;
+	t->helper_sessions = ht->sessions;
 	p11_trim_copy(t->label, sizeof(t->label), ti->label, sizeof(ti->label));
 	t->login_required = (ti->flags & CKF_LOGIN_REQUIRED) != 0;
 	t->protected_auth =
 		(ti->flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
 	atomic_store(&t->state, t->login_required ? TOKEN_LOCKED : TOKEN_READY);
-	name = p11_kit_module_get_filename(fn);
-	t->module_name = name != NULL ? name : strdup("(unknown module)");
+	t->module_name = strdup(hlink_module(link));
 	t->uri = token_format_uri(t);
 	if (t->module_name == NULL || t->uri == NULL) {
 		token_free(t);
@@ -75,29 +79,18 @@ token_new(CK_FUNCTION_LIST *fn, const CK_INFO *mi, CK_SLOT_ID slot,
 }
 
 static int
-module_find_tokens(CK_FUNCTION_LIST *fn, struct module_set *ms)
+module_find_tokens(struct hlink *link, struct module_set *ms)
 {
-	CK_SLOT_ID slots[MAX_SLOTS];
-	CK_ULONG n = MAX_SLOTS;
-	CK_TOKEN_INFO ti;
-	CK_INFO mi;
+	const struct hlink_token *ht;
 	struct token *t;
-	CK_RV rv;
+	size_t n;
 
-	if ((rv = fn->C_GetInfo(&mi)) != CKR_OK ||
-	    (rv = fn->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
-		/* one broken module must not stop the others */
-		log_warn("a module failed to list its slots: %s",
-			 p11_kit_strerror(rv));
-		return P11A_OK;
-	}
-	for (CK_ULONG i = 0; i < n; i++) {
-		if (fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
-			continue;
+	ht = hlink_tokens(link, &n);
+	for (size_t i = 0; i < n; i++) {
 		/* SoftHSM shows an empty slot for creating tokens */
-		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+		if (!(ht[i].info.flags & CKF_TOKEN_INITIALIZED))
 			continue;
-		if ((t = token_new(fn, &mi, slots[i], &ti)) == NULL)
+		if ((t = token_new(link, &ht[i])) == NULL)
 			return P11A_ERR_NO_MEMORY;
 		if (!registry_wants_token(t)) {
 			token_free(t);
@@ -107,7 +100,7 @@ module_find_tokens(CK_FUNCTION_LIST *fn, struct module_set *ms)
 			token_free(t);
 			return P11A_ERR_NO_MEMORY;
 		}
-		log_info("token '%s' in slot %lu of %s", t->label, slots[i],
+		log_info("token '%s' in slot %lu of %s", t->label, t->slot,
 			 t->module_name);
 	}
 	return P11A_OK;
@@ -141,72 +134,158 @@ module_path_allowed(const struct agent_options *opt, const char *path,
 }
 
 static int
-modules_load_paths(const struct agent_options *opt, struct module_set *ms)
+links_append(struct module_set *ms, struct hlink *h)
 {
-	char real[PATH_MAX];
-	CK_FUNCTION_LIST *fn;
-	CK_RV rv;
+	struct hlink **n;
 
-	if ((ms->loaded = calloc(opt->n_modules, sizeof(*ms->loaded))) == NULL)
+	if ((n = realloc(ms->links, (ms->n_links + 1) * sizeof(*n))) == NULL)
 		return P11A_ERR_NO_MEMORY;
-	for (size_t i = 0; i < opt->n_modules; i++) {
-		if (!module_path_allowed(opt, opt->modules[i], real))
-			return P11A_ERR_DENIED;
-		fn = p11_kit_module_load(real, 0);
-		if (fn == NULL) {
-			log_error("cannot load module %s: %s", opt->modules[i],
-				  p11_kit_message());
-			return P11A_ERR_INVALID_ARGUMENT;
-		}
-		if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
-			log_error("module %s: C_Initialize: %s",
-				  opt->modules[i], p11_kit_strerror(rv));
-			p11_kit_module_release(fn);
-			return P11A_ERR_TOKEN;
-		}
-		ms->loaded[ms->n_loaded++] = fn;
-	}
+	ms->links = n;
+	ms->links[ms->n_links++] = h;
 	return P11A_OK;
+}
+
+/* Start the helper of one module; one that does not start is skipped. */
+/*
+ * Start the helper of one module.  One named by --module must start; one
+ * of p11-kit's that does not is skipped, so that it cannot stop the rest.
+ */
+static int
+module_start(const char *path, int required, const struct hlink_config *cfg,
+	     struct module_set *ms)
+{
+	struct hlink *h;
+	int r;
+
+	if ((r = hlink_start(path, cfg, &h)) != P11A_OK) {
+		if (required)
+			return r;
+		log_warn("module %s: skipped", path);
+		return P11A_OK;
+	}
+	if ((r = links_append(ms, h)) != P11A_OK) {
+		hlink_stop(h, 0);
+		return r;
+	}
+	return module_find_tokens(h, ms);
+}
+
+/*
+ * The modules registered with p11-kit, by file name, as the helper lists
+ * them: the agent never loads a module itself, not even to ask its name.
+ */
+static int
+modules_registered(char ***paths, size_t *n)
+{
+	const char *helper = hlink_helper_path();
+	char *argv[] = {(char *)helper, "--list-registered", NULL};
+	char line[PATH_MAX], **v = NULL, **nv;
+	posix_spawn_file_actions_t fa;
+	int p[2], status, r = P11A_OK;
+	FILE *f;
+	pid_t pid;
+
+	*paths = NULL;
+	*n = 0;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return P11A_ERR_IO;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	if (posix_spawn(&pid, helper, &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(p[0]);
+		close(p[1]);
+		log_error("cannot run %s: %s", helper, strerror(errno));
+		return P11A_ERR_IO;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '/' ||
+		    (nv = realloc(v, (*n + 1) * sizeof(*v))) == NULL)
+			continue;
+		v = nv;
+		if ((v[*n] = strdup(line)) != NULL)
+			(*n)++;
+	}
+	if (f != NULL)
+		fclose(f);
+	else
+		close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_error("cannot list the modules registered with p11-kit");
+		r = P11A_ERR_TOKEN;
+	}
+	*paths = v;
+	return r;
+}
+
+static void
+paths_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 int
-modules_load(const struct agent_options *opt, struct module_set *ms)
+modules_load(const struct agent_options *opt, unsigned sessions,
+	     struct module_set *ms)
 {
-	int r;
+	struct hlink_config cfg = {
+		.sessions = sessions,
+		.hang_timeout_ms = opt->hang_timeout_ms,
+		.log_level = opt->log_level,
+	};
+	char real[PATH_MAX], **reg = NULL;
+	size_t n_reg = 0;
+	int r = P11A_OK;
 
 	memset(ms, 0, sizeof(*ms));
-	if (opt->n_modules > 0) {
-		if ((r = modules_load_paths(opt, ms)) != P11A_OK)
-			return r;
-		for (size_t i = 0; i < ms->n_loaded; i++)
-			if ((r = module_find_tokens(ms->loaded[i], ms)) !=
-			    P11A_OK)
-				return r;
-		return P11A_OK;
+	if (opt->n_modules == 0 &&
+	    (r = modules_registered(&reg, &n_reg)) != P11A_OK)
+		return r;
+	for (size_t i = 0; i < opt->n_modules && r == P11A_OK; i++) {
+		if (!module_path_allowed(opt, opt->modules[i], real))
+			r = P11A_ERR_DENIED;
+		else
+			r = module_start(real, 1, &cfg, ms);
 	}
-	ms->registered = p11_kit_modules_load_and_initialize(0);
-	if (ms->registered == NULL) {
-		log_error("cannot load p11-kit modules: %s", p11_kit_message());
-		return P11A_ERR_TOKEN;
-	}
-	for (size_t i = 0; ms->registered[i] != NULL; i++)
-		if ((r = module_find_tokens(ms->registered[i], ms)) != P11A_OK)
-			return r;
-	return P11A_OK;
+	/* p11-kit's own configuration chose these: no allow-list */
+	for (size_t i = 0; i < n_reg && r == P11A_OK; i++)
+		r = module_start(reg[i], 0, &cfg, ms);
+	paths_free(reg, n_reg);
+	return r;
 }
 
 void
-modules_unload(struct module_set *ms)
+modules_set_restart_hook(struct module_set *ms, void (*fn)(void *ctx),
+			 void *ctx)
 {
+	for (size_t i = 0; i < ms->n_links; i++)
+		hlink_set_restart_hook(ms->links[i], fn, ctx);
+}
+
+void
+modules_stop(struct module_set *ms, int timeout_ms)
+{
+	for (size_t i = 0; i < ms->n_links; i++)
+		hlink_stop(ms->links[i], timeout_ms);
+	free(ms->links);
+	ms->links = NULL;
+	ms->n_links = 0;
+}
+
+void
+modules_free(struct module_set *ms)
+{
+	modules_stop(ms, 0);
 	for (size_t i = 0; i < ms->n_tokens; i++)
 		token_free(ms->tokens[i]);
 	free(ms->tokens);
-	for (size_t i = 0; i < ms->n_loaded; i++) {
-		p11_kit_module_finalize(ms->loaded[i]);
-		p11_kit_module_release(ms->loaded[i]);
-	}
-	free(ms->loaded);
-	if (ms->registered != NULL)
-		p11_kit_modules_finalize_and_release(ms->registered);
 	memset(ms, 0, sizeof(*ms));
 }

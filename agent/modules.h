@@ -1,5 +1,6 @@
 /*
- * Loading PKCS#11 modules through p11-kit and finding their tokens.
+ * The PKCS#11 modules, each run in its own helper process (hlink.h), and
+ * their tokens.
  */
 #ifndef P11A_AGENT_MODULES_H
 #define P11A_AGENT_MODULES_H
@@ -11,23 +12,34 @@
 #include "options.h"
 #include "token.h"
 
+struct hlink;
+
 struct module_set {
-	CK_FUNCTION_LIST **registered; /* p11-kit's configured modules */
-	CK_FUNCTION_LIST **loaded;     /* --module paths */
-	size_t n_loaded;
+	struct hlink **links; /* one helper per module */
+	size_t n_links;
 	struct token **tokens;
 	size_t n_tokens;
 };
 
 /*
- * Load and initialise the modules named by --module, or every module
- * registered with p11-kit, then make a token for every present token
- * that an --identity URI can match.  Runs after daemonising (fork
- * before C_Initialize).
+ * Start a helper for each module named by --module (under an allowed
+ * path), or for every module registered with p11-kit, then make a token
+ * for every present token that an --identity URI can match, with up to
+ * `sessions` sessions each.  Runs after daemonising.
  */
-int modules_load(const struct agent_options *opt, struct module_set *ms);
+int modules_load(const struct agent_options *opt, unsigned sessions,
+		 struct module_set *ms);
 
-/* Free the tokens and finalise the modules (C_Finalize). */
-void modules_unload(struct module_set *ms);
+/* Called on a link's thread whenever one of the helpers was restarted. */
+void modules_set_restart_hook(struct module_set *ms, void (*fn)(void *ctx),
+			      void *ctx);
+
+/*
+ * Stop the helpers: they finalise their modules; one that does not stop
+ * within timeout_ms is killed.  Requests still waiting for one fail.
+ */
+void modules_stop(struct module_set *ms, int timeout_ms);
+/* Then free the tokens. */
+void modules_free(struct module_set *ms);
 
 #endif

@@ -26,32 +26,18 @@ static struct {
 
 /*
  * On a worker of the token: is it still there?  A token that comes back
- * gets new sessions (its epoch moves on) and a login with the cached PIN.
+ * (or whose helper was restarted) logs in again with the cached PIN.
  */
 static void
 probe_job_run(struct job *j, struct token *t, struct token_session *s)
 {
-	CK_TOKEN_INFO ti;
-	CK_RV rv;
-	int was_present = atomic_load(&t->present);
-
-	rv = t->module->C_GetTokenInfo(t->slot, &ti);
-	if (rv != CKR_OK) {
-		if (was_present)
-			log_warn("token %s: %s", t->label,
-				 p11_kit_strerror(rv));
-		token_set_present(t, 0);
-	} else if (!was_present) {
-		token_set_present(t, 1);
-		token_session_refresh(t, s);
-		if (t->login_required)
-			token_login(t, s->h);
-	}
+	(void)s;
+	token_probe(t);
 	atomic_store(&t->probing, 0);
 	free(j);
 }
 
-static void
+void
 monitor_probe(struct token *t)
 {
 	struct job *j;

@@ -9,7 +9,11 @@
 
 #include "agent.h"
 
+struct token;
+
 int monitor_start(struct agent *a);
+/* Queue a presence probe on the token's queue (one at a time). */
+void monitor_probe(struct token *t);
 void monitor_stop(void);
 
 #endif

@@ -126,6 +126,7 @@ options_defaults(struct agent_options *opt)
 	memset(opt, 0, sizeof(*opt));
 	opt->log_level = LOG_LEVEL_INFO;
 	opt->request_timeout_ms = 30000;
+	opt->hang_timeout_ms = 30000;
 	opt->poll_interval_ms = 1000;
 	opt->spin_us = 200;
 	opt->limits = (struct agent_limits){

@@ -53,6 +53,7 @@ struct agent_options {
 	unsigned loops;		     /* event loops; 0: one per CPU */
 	unsigned spin_us;	     /* --spin: poll before blocking */
 	unsigned request_timeout_ms; /* --request-timeout */
+	unsigned hang_timeout_ms;    /* --hang-timeout: helper killed */
 	unsigned poll_interval_ms;   /* --poll-interval: token presence */
 	struct agent_limits {
 		unsigned max_frame;	  /* bytes, <= P11A_MAX_FRAME */

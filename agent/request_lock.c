@@ -35,7 +35,8 @@ struct login_job {
 static void
 logout_job_run(struct job *j, struct token *t, struct token_session *s)
 {
-	token_logout(t, s->h);
+	(void)s;
+	token_logout(t);
 	free(j);
 }
 
@@ -104,8 +105,9 @@ static void
 login_job_run(struct job *j, struct token *t, struct token_session *s)
 {
 	struct login_job *lj = (struct login_job *)j;
-	int r = token_unlock(t, s->h, &lj->pin, lj->generation);
+	int r = token_unlock(t, &lj->pin, lj->generation);
 
+	(void)s;
 	pin_clear(&lj->pin);
 	unlock_op_finish(lj->op, r);
 	free(lj);

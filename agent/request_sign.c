@@ -101,16 +101,18 @@ usec_since(const struct timespec *t0)
 }
 
 static void
-sign_job_reply(struct sign_job *sj, int r, CK_RV rv, const uint8_t *sig,
-	       size_t sig_len)
+sign_job_reply(struct sign_job *sj, int r, const struct signer_result *res)
 {
 	struct p11a_buf *out;
-	char msg[160];
+	char msg[400];
 
 	if (r != P11A_OK) {
-		if (rv != CKR_OK)
+		if (res->why[0] != '\0')
 			snprintf(msg, sizeof(msg), "%s: %s", p11a_strerror(r),
-				 p11_kit_strerror(rv));
+				 res->why);
+		else if (res->rv != CKR_OK)
+			snprintf(msg, sizeof(msg), "%s: %s", p11a_strerror(r),
+				 p11_kit_strerror(res->rv));
 		else
 			snprintf(msg, sizeof(msg), "%s", p11a_strerror(r));
 		conn_send_error(sj->conn, sj->req_id, r, msg);
@@ -118,31 +120,28 @@ sign_job_reply(struct sign_job *sj, int r, CK_RV rv, const uint8_t *sig,
 	}
 	if ((out = conn_out_begin(sj->conn)) == NULL)
 		return;
-	if (p11a_encode_signature(out, sj->req_id, sig, sig_len) != P11A_OK)
+	if (p11a_encode_signature(out, sj->req_id, res->sig, res->sig_len) !=
+	    P11A_OK)
 		log_warn("cannot queue a signature reply");
 	conn_out_end(sj->conn);
 }
 
 /*
  * Repair what a failed C_Sign says was lost, so the request can be tried
- * once more: a session (reopen it, log in again), the login (a token
- * reset; log in again with the cached PIN, which a refused PIN wipes, so
- * this never loops), or the key handle (look the keys up again).
+ * once more: the login (a token reset; log in again with the cached PIN,
+ * which a refused PIN wipes, so this never loops) or the key handles (the helper was restarted, or the
+ * token renumbered its objects: log in and list the keys again).
  */
 static int
-sign_recover(struct token *t, struct token_session *s, CK_RV rv)
+sign_recover(struct token *t, CK_RV rv)
 {
 	switch (rv) {
-	case CKR_SESSION_HANDLE_INVALID:
-	case CKR_SESSION_CLOSED:
-		return token_session_reopen(t, s) == P11A_OK &&
-		       token_login(t, s->h) == P11A_OK;
+	/* a lost session the helper reopened and retried once already */
 	case CKR_USER_NOT_LOGGED_IN:
-		return token_get_state(t) == TOKEN_READY &&
-		       token_login(t, s->h) == P11A_OK;
 	case CKR_KEY_HANDLE_INVALID:
 	case CKR_OBJECT_HANDLE_INVALID:
-		return identities_discover(t, s->h) == P11A_OK;
+		return token_get_state(t) == TOKEN_READY &&
+		       token_login(t) == P11A_OK;
 	case CKR_DEVICE_REMOVED:
 	case CKR_TOKEN_NOT_PRESENT:
 		token_set_present(t, 0);
@@ -155,22 +154,24 @@ sign_recover(struct token *t, struct token_session *s, CK_RV rv)
 /* One C_SignInit + C_Sign with the job's key; *sign_us: how long it took. */
 static int
 sign_job_sign_once(struct sign_job *sj, struct token *t,
-		   struct token_session *s, uint8_t *sig, size_t *sig_len,
-		   CK_RV *rv, uint64_t *sign_us)
+		   struct signer_result *res, uint64_t *sign_us)
 {
+	struct identity *id = sj->identity;
+	/* the generation first: the handle is stored before it */
+	unsigned gen = atomic_load(&id->key_gen);
 	struct timespec t0;
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = signer_sign(t, s->h, atomic_load(&sj->identity->key), sj->scheme,
-			sj->flags, sj->data, sj->len, sig, sig_len, rv);
+	r = signer_sign(t, atomic_load(&id->key), gen, sj->scheme, sj->flags,
+			sj->data, sj->len, res);
 	*sign_us = usec_since(&t0);
 	return r;
 }
 
 static int
-sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
-	      uint8_t *sig, size_t *sig_len, CK_RV *rv, uint64_t *sign_us)
+sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
+	      uint64_t *sign_us)
 {
 	int r;
 
@@ -180,12 +181,15 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct token_session *s,
 		return P11A_ERR_LOCKED;
 	if (!policy_confirm(sj->agent->opt, sj->identity, sj->conn))
 		return P11A_ERR_DENIED;
-	r = sign_job_sign_once(sj, t, s, sig, sig_len, rv, sign_us);
-	if (r == P11A_OK || *rv == CKR_OK || !sign_recover(t, s, *rv))
+	/* its helper was restarted: the PIN is cached, log in again first */
+	if (token_needs_login(t))
+		token_login(t);
+	r = sign_job_sign_once(sj, t, res, sign_us);
+	if (r == P11A_OK || res->rv == CKR_OK || !sign_recover(t, res->rv))
 		return r;
 	log_info("token %s: recovered from %s; retrying once", t->label,
-		 p11_kit_strerror(*rv));
-	return sign_job_sign_once(sj, t, s, sig, sig_len, rv, sign_us);
+		 p11_kit_strerror(res->rv));
+	return sign_job_sign_once(sj, t, res, sign_us);
 }
 
 /* Count a signature against --max-signs; lock when it is reached. */
@@ -234,13 +238,12 @@ static void
 sign_job_run(struct job *j, struct token *t, struct token_session *s)
 {
 	struct sign_job *sj = (struct sign_job *)j;
-	uint8_t sig[SIGNER_MAX_SIG];
-	size_t sig_len = 0;
+	struct signer_result res = {.rv = CKR_OK};
 	struct timespec t0;
-	CK_RV rv = CKR_OK;
 	uint64_t usec, sign_us = 0;
 	int r;
 
+	(void)s; /* the helper runs it on the session of this worker's share */
 	/*
 	 * Answered by the monitor already (timed out while queued), or the
 	 * client hung up: a token's time is not spent on nobody.
@@ -248,7 +251,7 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	if (atomic_load(&j->claimed) || conn_is_closed(sj->conn))
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = sign_job_sign(sj, t, s, sig, &sig_len, &rv, &sign_us);
+	r = sign_job_sign(sj, t, &res, &sign_us);
 	usec = usec_since(&t0);
 	if (r == P11A_OK) {
 		sign_stats_add(&t->stats, sign_us);
@@ -262,10 +265,10 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	if (r != P11A_OK)
 		log_info("sign with %s (%s) failed: %s%s%s", sj->identity->id,
 			 sj->scheme->name, p11a_strerror(r),
-			 rv != CKR_OK ? ": " : "",
-			 rv != CKR_OK ? p11_kit_strerror(rv) : "");
+			 res.rv != CKR_OK ? ": " : "",
+			 res.rv != CKR_OK ? p11_kit_strerror(res.rv) : "");
 	if (job_claim(j))
-		sign_job_reply(sj, r, rv, sig, sig_len);
+		sign_job_reply(sj, r, &res);
 out:
 	sign_job_finish(sj, t);
 }

@@ -1,10 +1,12 @@
 #include "signer.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "hlink.h"
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
 
@@ -110,48 +112,81 @@ signer_prepare(const struct p11a_scheme_info *sc, uint32_t flags,
 	return P11A_OK;
 }
 
-int
-signer_sign(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
-	    const struct p11a_scheme_info *sc, uint32_t flags,
-	    const uint8_t *data, size_t len, uint8_t *out, size_t *out_len,
-	    CK_RV *rv_out)
+/* H_SIGN (docs/HELPER.md) for the prepared input. */
+static int
+signer_request(struct token *t, CK_OBJECT_HANDLE key,
+	       const struct p11a_scheme_info *sc, const uint8_t *in,
+	       size_t in_len, struct p11a_buf *p)
 {
-	CK_RSA_PKCS_PSS_PARAMS pss = {sc->pss_hash, sc->pss_mgf, sc->hash_len};
-	CK_MECHANISM mech = {sc->mechanism, NULL, 0};
-	uint8_t buf[128], raw[SIGNER_MAX_SIG], content[TLS13_CONTENT_MAX];
-	CK_ULONG raw_len = sizeof(raw);
+	int pss = sc->mechanism == CKM_RSA_PKCS_PSS, e;
+
+	p11a_buf_init(p, 64 + in_len);
+	if ((e = p11a_buf_put_u64(p, t->slot)) != P11A_OK ||
+	    (e = p11a_buf_put_u64(p, key)) != P11A_OK ||
+	    (e = p11a_buf_put_u64(p, sc->mechanism)) != P11A_OK ||
+	    (e = p11a_buf_put_u8(p, (uint8_t)pss)) != P11A_OK)
+		return e;
+	if (pss && ((e = p11a_buf_put_u64(p, sc->pss_hash)) != P11A_OK ||
+		    (e = p11a_buf_put_u64(p, sc->pss_mgf)) != P11A_OK ||
+		    (e = p11a_buf_put_u64(p, sc->hash_len)) != P11A_OK))
+		return e;
+	return p11a_buf_put_bytes(p, in, in_len);
+}
+
+/* The signature bytes of the helper's reply, in the scheme's form. */
+static int
+signer_result(const struct p11a_scheme_info *sc, struct p11a_buf *reply,
+	      uint8_t *out, size_t *out_len)
+{
+	const uint8_t *raw;
+	size_t raw_len;
+
+	if (p11a_buf_get_bytes_view(reply, &raw, &raw_len) != P11A_OK ||
+	    p11a_buf_remaining(reply) != 0 || raw_len > SIGNER_MAX_SIG)
+		return P11A_ERR_TOKEN;
+	if (sc->mechanism == CKM_ECDSA)
+		return p11a_ecdsa_raw_to_der(raw, raw_len, out, SIGNER_MAX_SIG,
+					     out_len);
+	memcpy(out, raw, raw_len);
+	*out_len = raw_len;
+	return P11A_OK;
+}
+
+int
+signer_sign(struct token *t, CK_OBJECT_HANDLE key, unsigned gen,
+	    const struct p11a_scheme_info *sc, uint32_t flags,
+	    const uint8_t *data, size_t len, struct signer_result *res)
+{
+	uint8_t buf[128], content[TLS13_CONTENT_MAX];
+	struct hlink_reply rep = {0};
+	struct p11a_buf req = {0};
 	const uint8_t *in;
 	size_t in_len;
 	int r;
 
-	*rv_out = CKR_OK;
+	res->rv = CKR_OK;
+	res->why[0] = '\0';
+	res->sig_len = 0;
 	if (flags & P11A_SIGN_TLS13_CLIENT_CV) {
 		len = signer_tls13_content(data, len, content);
 		data = content;
 		flags &= ~(uint32_t)P11A_SIGN_TLS13_CLIENT_CV;
 	}
 	if ((r = signer_prepare(sc, flags, data, len, buf, sizeof(buf), &in,
-				&in_len)) != P11A_OK)
-		return r;
-	if (sc->mechanism == CKM_RSA_PKCS_PSS) {
-		mech.pParameter = &pss;
-		mech.ulParameterLen = sizeof(pss);
-	}
-	if ((*rv_out = t->module->C_SignInit(s, &mech, key)) != CKR_OK ||
-	    (*rv_out = t->module->C_Sign(s, (CK_BYTE_PTR)in, in_len, raw,
-					 &raw_len)) != CKR_OK) {
-		r = token_error_from_rv(*rv_out);
+				&in_len)) != P11A_OK ||
+	    (r = signer_request(t, key, sc, in, in_len, &req)) != P11A_OK)
+		goto out;
+	if ((r = hlink_call(t->link, gen, HL_SIGN, &req, &rep)) != P11A_OK) {
+		/* the helper's code maps the module's answer already */
+		res->rv = rep.rv != CKR_OK ? rep.rv : CKR_GENERAL_ERROR;
+		if (res->rv == CKR_DEVICE_ERROR)
+			snprintf(res->why, sizeof(res->why), "%s", rep.msg);
 		goto out;
 	}
-	if (sc->mechanism == CKM_ECDSA) {
-		r = p11a_ecdsa_raw_to_der(raw, raw_len, out, SIGNER_MAX_SIG,
-					  out_len);
-		goto out;
-	}
-	memcpy(out, raw, raw_len);
-	*out_len = raw_len;
-	r = P11A_OK;
+	r = signer_result(sc, &rep.payload, res->sig, &res->sig_len);
 out:
+	hlink_reply_free(&rep);
+	p11a_buf_free(&req);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }

@@ -1,7 +1,8 @@
 /*
  * One signature on a token session, in the form a TLS CertificateVerify
  * carries: the agent hashes (unless given a digest), wraps the input for
- * the mechanism, calls C_SignInit/C_Sign and converts ECDSA output to DER.
+ * the mechanism, has the token's helper call C_SignInit/C_Sign and
+ * converts ECDSA output to DER.
  */
 #ifndef P11A_AGENT_SIGNER_H
 #define P11A_AGENT_SIGNER_H
@@ -25,13 +26,21 @@
 int signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 		 uint32_t flags, size_t data_len, const char **why);
 
+/* What one signature came to. */
+struct signer_result {
+	uint8_t sig[SIGNER_MAX_SIG];
+	size_t sig_len;
+	CK_RV rv;	/* the module's answer, for logs and retries */
+	char why[320]; /* for the client when it failed; "" : the rv says */
+};
+
 /*
- * Sign on session s.  *rv_out receives the PKCS#11 result for logging and
- * retry decisions.  Returns a p11a_err.
+ * Sign through the token's helper with the key handle of helper
+ * generation gen.  Returns a p11a_err; res says the rest (a helper that
+ * died has rv CKR_DEVICE_ERROR and says so in why).
  */
-int signer_sign(struct token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+int signer_sign(struct token *t, CK_OBJECT_HANDLE key, unsigned gen,
 		const struct p11a_scheme_info *sc, uint32_t flags,
-		const uint8_t *data, size_t len, uint8_t *out, size_t *out_len,
-		CK_RV *rv_out);
+		const uint8_t *data, size_t len, struct signer_result *res);
 
 #endif

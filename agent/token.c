@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <p11-kit/p11-kit.h>
 
+#include "hlink.h"
 #include "identity.h"
 #include "jobs.h"
 #include "log.h"
@@ -24,40 +25,18 @@ token_error_from_rv(CK_RV rv)
 	return p11_error_from_rv(rv);
 }
 
-static CK_RV
-token_open_one(struct token *t, CK_SESSION_HANDLE *h)
-{
-	return t->module->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
-					h);
-}
-
 int
-token_open_sessions(struct token *t, unsigned n)
+token_open_sessions(struct token *t, unsigned opened, unsigned n)
 {
-	CK_ULONG limit = t->info.ulMaxSessionCount;
-	CK_RV rv;
-
-	/* stay inside the token's own limit, keeping one for other users */
-	if (limit != CK_EFFECTIVELY_INFINITE &&
-	    limit != CK_UNAVAILABLE_INFORMATION && limit > 0) {
-		CK_ULONG room = limit > 1 ? limit - 1 : 1;
-
-		if (n > room)
-			n = (unsigned)room;
+	if (opened == 0) {
+		log_error("token %s: its helper opened no session", t->label);
+		return P11A_ERR_TOKEN;
 	}
+	if (n > opened)
+		n = opened;
 	if ((t->sessions = calloc(n, sizeof(*t->sessions))) == NULL)
 		return P11A_ERR_NO_MEMORY;
-	for (t->n_sessions = 0; t->n_sessions < n; t->n_sessions++) {
-		rv = token_open_one(t, &t->sessions[t->n_sessions].h);
-		if (rv == CKR_OK)
-			continue;
-		log_error("token %s: C_OpenSession: %s", t->label,
-			  p11_kit_strerror(rv));
-		/* fewer sessions than asked is fine, none is not */
-		if (t->n_sessions == 0)
-			return token_error_from_rv(rv);
-		break;
-	}
+	t->n_sessions = n;
 	atomic_store(&t->present, 1);
 	return P11A_OK;
 }
@@ -65,38 +44,55 @@ token_open_sessions(struct token *t, unsigned n)
 void
 token_close_sessions(struct token *t)
 {
-	for (unsigned i = 0; i < t->n_sessions; i++)
-		if (t->sessions[i].h != CK_INVALID_HANDLE)
-			t->module->C_CloseSession(t->sessions[i].h);
 	free(t->sessions);
 	t->sessions = NULL;
 	t->n_sessions = 0;
 }
 
-int
-token_session_reopen(struct token *t, struct token_session *s)
+/* A request about this token: u64 slot first, then more (may be NULL). */
+static int
+token_call(struct token *t, unsigned gen, uint8_t type,
+	   const struct p11a_buf *more, struct hlink_reply *rep)
 {
-	CK_RV rv;
+	struct p11a_buf p;
+	size_t n = more != NULL ? p11a_buf_remaining(more) : 0;
+	int r;
 
-	if (s->h != CK_INVALID_HANDLE)
-		t->module->C_CloseSession(s->h);
-	s->h = CK_INVALID_HANDLE;
-	s->epoch = atomic_load(&t->session_epoch);
-	if ((rv = token_open_one(t, &s->h)) != CKR_OK) {
-		s->h = CK_INVALID_HANDLE;
-		log_warn("token %s: cannot reopen a session: %s", t->label,
-			 p11_kit_strerror(rv));
-		return token_error_from_rv(rv);
+	p11a_buf_init(&p, 8 + n);
+	if (p11a_buf_put_u64(&p, t->slot) != P11A_OK ||
+	    (n > 0 && p11a_buf_put_raw(&p, p11a_buf_ptr(more), n) != P11A_OK)) {
+		p11a_buf_free(&p);
+		memset(rep, 0, sizeof(*rep));
+		rep->code = P11A_ERR_NO_MEMORY;
+		rep->rv = CKR_HOST_MEMORY;
+		return rep->code;
 	}
-	return P11A_OK;
+	r = hlink_call(t->link, gen, type, &p, rep);
+	p11a_buf_free(&p); /* wipes a LOGIN's PIN */
+	return r;
 }
 
-void
-token_session_refresh(struct token *t, struct token_session *s)
+/* The module's answer to a request without a reply payload. */
+static CK_RV
+token_call_rv(struct token *t, uint8_t type, const struct p11a_buf *more)
 {
-	if (s->epoch != atomic_load(&t->session_epoch) ||
-	    s->h == CK_INVALID_HANDLE)
-		token_session_reopen(t, s);
+	struct hlink_reply rep;
+	CK_RV rv;
+
+	token_call(t, 0, type, more, &rep);
+	rv = rep.code == P11A_OK ? CKR_OK : rep.rv;
+	if (rep.code != P11A_OK && rv == CKR_OK)
+		rv = CKR_GENERAL_ERROR;
+	if (rep.code != P11A_OK && rep.rv == CKR_DEVICE_ERROR)
+		log_warn("token %s: %s", t->label, rep.msg);
+	hlink_reply_free(&rep);
+	return rv;
+}
+
+int
+token_needs_login(struct token *t)
+{
+	return atomic_load(&t->login_gen) != hlink_generation(t->link);
 }
 
 void
@@ -104,13 +100,28 @@ token_set_present(struct token *t, int present)
 {
 	if (atomic_exchange(&t->present, present) == present)
 		return;
-	if (present) {
-		/* every worker opens a new session before its next job */
-		atomic_fetch_add(&t->session_epoch, 1);
+	if (present)
 		log_info("token %s is back", t->label);
-	} else {
+	else
 		log_warn("token %s is not present", t->label);
-	}
+}
+
+void
+token_probe(struct token *t)
+{
+	struct hlink_reply rep;
+	int was_present = atomic_load(&t->present);
+	uint8_t present = 0;
+
+	if (token_call(t, 0, HL_PROBE, NULL, &rep) == P11A_OK &&
+	    p11a_buf_get_u8(&rep.payload, &present) != P11A_OK)
+		present = 0;
+	hlink_reply_free(&rep);
+	token_set_present(t, present != 0);
+	/* back, or its helper was restarted: log in again with the PIN */
+	if (present && (!was_present || token_needs_login(t)) &&
+	    token_get_state(t) == TOKEN_READY)
+		token_login(t);
 }
 
 static int
@@ -127,17 +138,28 @@ token_pin_refused(CK_RV rv)
  * pass without its PIN being checked, so log out and in again.
  */
 static CK_RV
-token_c_login(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin)
+token_send_login(struct token *t, const struct pin *pin)
 {
-	CK_RV rv;
+	struct p11a_buf more;
+	CK_RV rv = CKR_HOST_MEMORY;
 
-	rv = t->module->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin->value,
-				pin->len);
+	p11a_buf_init(&more, 16 + (pin->value != NULL ? pin->len : 0));
+	if (p11a_buf_put_u64(&more, CKU_USER) == P11A_OK &&
+	    p11a_buf_put_bytes(&more, pin->value, pin->len) == P11A_OK)
+		rv = token_call_rv(t, HL_LOGIN, &more);
+	p11a_buf_free(&more); /* wipes the PIN */
+	return rv;
+}
+
+static CK_RV
+token_c_login(struct token *t, const struct pin *pin)
+{
+	CK_RV rv = token_send_login(t, pin);
+
 	if (rv == CKR_USER_ALREADY_LOGGED_IN &&
 	    token_get_state(t) != TOKEN_READY) {
-		t->module->C_Logout(s);
-		rv = t->module->C_Login(s, CKU_USER,
-					(CK_UTF8CHAR_PTR)pin->value, pin->len);
+		token_call_rv(t, HL_LOGOUT, NULL);
+		rv = token_send_login(t, pin);
 	}
 	return rv == CKR_USER_ALREADY_LOGGED_IN ? CKR_OK : rv;
 }
@@ -168,28 +190,38 @@ token_login_state(struct token *t, CK_RV rv, const struct pin *pin,
  * t->login_lock.
  */
 static int
-token_login_locked(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
-		   unsigned generation)
+token_login_locked(struct token *t, const struct pin *pin, unsigned generation)
 {
 	CK_RV rv = CKR_OK;
 	int r;
 
 	if (t->login_required)
-		rv = token_c_login(t, s, pin);
+		rv = token_c_login(t, pin);
 	pthread_mutex_lock(&t->lock);
 	r = token_login_state(t, rv, pin, generation);
 	pthread_mutex_unlock(&t->lock);
 	if (r == P11A_ERR_LOCKED && rv == CKR_OK) {
 		/* a LOCK came while logging in: it wins, log out again */
 		if (t->login_required)
-			t->module->C_Logout(s);
+			token_call_rv(t, HL_LOGOUT, NULL);
 		log_info("token %s: locked while logging in", t->label);
 	} else if (r != P11A_OK) {
 		log_error("token %s: login failed: %s", t->label,
 			  p11_kit_strerror(rv));
-	} else {
+	} else if (t->login_required) {
 		log_info("token %s: logged in", t->label);
 	}
+	return r;
+}
+
+/* After a login: the keys' handles, valid in this helper generation. */
+static int
+token_list_keys(struct token *t, unsigned helper_gen)
+{
+	int r = identities_discover(t, helper_gen);
+
+	if (r == P11A_OK)
+		atomic_store(&t->login_gen, helper_gen);
 	return r;
 }
 
@@ -205,10 +237,10 @@ token_generation(struct token *t)
 }
 
 int
-token_login(struct token *t, CK_SESSION_HANDLE s)
+token_login(struct token *t)
 {
+	unsigned generation, helper_gen = hlink_generation(t->link);
 	struct pin pin = {0};
-	unsigned generation;
 	int r;
 
 	pthread_mutex_lock(&t->lock);
@@ -222,8 +254,8 @@ token_login(struct token *t, CK_SESSION_HANDLE s)
 		return P11A_ERR_LOCKED;
 	}
 	pthread_mutex_lock(&t->login_lock);
-	if ((r = token_login_locked(t, s, &pin, generation)) == P11A_OK)
-		r = identities_discover(t, s);
+	if ((r = token_login_locked(t, &pin, generation)) == P11A_OK)
+		r = token_list_keys(t, helper_gen);
 	pthread_mutex_unlock(&t->login_lock);
 	pin_clear(&pin);
 	return r;
@@ -254,9 +286,9 @@ token_unlock_check(struct token *t, const struct pin *pin, unsigned generation)
 }
 
 int
-token_unlock(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
-	     unsigned generation)
+token_unlock(struct token *t, const struct pin *pin, unsigned generation)
 {
+	unsigned helper_gen = hlink_generation(t->link);
 	int r;
 
 	/* one login at a time: a second UNLOCK sees what the first did */
@@ -264,22 +296,21 @@ token_unlock(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
 	pthread_mutex_lock(&t->lock);
 	r = token_unlock_check(t, pin, generation);
 	pthread_mutex_unlock(&t->lock);
-	if (r == 1 &&
-	    (r = token_login_locked(t, s, pin, generation)) == P11A_OK)
-		r = identities_discover(t, s);
+	if (r == 1 && (r = token_login_locked(t, pin, generation)) == P11A_OK)
+		r = token_list_keys(t, helper_gen);
 	pthread_mutex_unlock(&t->login_lock);
 	return r;
 }
 
 void
-token_logout(struct token *t, CK_SESSION_HANDLE s)
+token_logout(struct token *t)
 {
 	CK_RV rv;
 
 	if (!t->login_required)
 		return;
 	pthread_mutex_lock(&t->login_lock);
-	rv = t->module->C_Logout(s);
+	rv = token_call_rv(t, HL_LOGOUT, NULL);
 	pthread_mutex_unlock(&t->login_lock);
 	if (rv != CKR_OK && rv != CKR_USER_NOT_LOGGED_IN)
 		log_warn("token %s: C_Logout: %s", t->label,

@@ -1,9 +1,11 @@
 /*
  * Tokens and the identities (signing keys) found on them.
  *
- * A token owns a fixed set of PKCS#11 sessions, one per worker thread
- * (jobs.h), opened once and reused.  Its login state and cached PIN are
- * guarded by its mutex; counters are atomics read by STATUS.
+ * The PKCS#11 sessions of a token live in its module's helper process
+ * (hlink.h); the agent has one worker thread per helper session
+ * (jobs.h), and a worker's requests run on "its" session there.  Its
+ * login state and cached PIN are guarded by its mutex; counters are
+ * atomics read by STATUS.
  * Identities are created once and never freed before shutdown, so
  * pointers to them stay valid while requests are in flight.
  */
@@ -21,6 +23,7 @@
 #include "p11agent/protocol.h"
 #include "pin.h"
 
+struct hlink;
 struct job;
 struct job_queue;
 
@@ -30,10 +33,8 @@ struct sign_stats {
 	atomic_uint_fast64_t usec;
 };
 
-/* A session of the token; reopened when the token's epoch moves on. */
+/* A worker's share of the token: one session in the helper. */
 struct token_session {
-	CK_SESSION_HANDLE h;
-	unsigned epoch;
 	/*
 	 * Jobs the thread using the session took to run next (jobs.c; under
 	 * the queue's lock), and when its current job started.
@@ -49,7 +50,7 @@ enum token_state {
 };
 
 struct token {
-	CK_FUNCTION_LIST *module;
+	struct hlink *link; /* the helper of its module */
 	char *module_name;
 	CK_INFO module_info;
 	CK_SLOT_ID slot;
@@ -65,10 +66,12 @@ struct token {
 	struct pin pin;	     /* cached PIN, wiped on LOCK */
 	unsigned generation; /* bumped by LOCK: a login begun before it
 				must not mark the token ready */
+	atomic_uint login_gen; /* the helper generation it last logged in
+				  (or listed its keys) on; 0: none */
 
+	unsigned helper_sessions;	/* the helper opened this many */
 	struct token_session *sessions; /* one per worker */
 	unsigned n_sessions;
-	atomic_uint session_epoch; /* bumped when the token came back */
 	atomic_int present;
 	atomic_int probing;    /* a presence probe is queued */
 	atomic_int enumerated; /* its private keys were listed once */
@@ -87,6 +90,7 @@ struct identity {
 	const struct identity_rule *rule; /* policy; NULL: none */
 	char id[33];			  /* 32 hex characters */
 	atomic_ulong key; /* CK_OBJECT_HANDLE of the private key */
+	atomic_uint key_gen; /* the helper generation key belongs to */
 	uint8_t *ck_id;	  /* CKA_ID */
 	size_t ck_id_len;
 	char *label;		     /* CKA_LABEL */
@@ -100,15 +104,21 @@ struct identity {
 enum token_state token_get_state(struct token *t);
 
 /*
- * Open n sessions on the token (clamped to its session limit); called
- * before the workers start.  Returns a p11a_err.
+ * One worker per session the helper opened on the token (at most n);
+ * called before the workers start.  Returns a p11a_err.
  */
-int token_open_sessions(struct token *t, unsigned n);
+int token_open_sessions(struct token *t, unsigned opened, unsigned n);
 void token_close_sessions(struct token *t);
-/* Reopen a worker's session if the token was reinserted since. */
-void token_session_refresh(struct token *t, struct token_session *s);
-/* Open a fresh session for a worker whose session the token lost. */
-int token_session_reopen(struct token *t, struct token_session *s);
+/*
+ * Whether the token's helper was restarted since its last login: a
+ * token whose PIN is cached then logs in again before it signs.
+ */
+int token_needs_login(struct token *t);
+/*
+ * Ask the helper whether the token is present; a token that came back
+ * logs in again with the cached PIN.
+ */
+void token_probe(struct token *t);
 /* Mark the token absent (card pulled) or back; logged once per change. */
 void token_set_present(struct token *t, int present);
 /* Count a successful signature that took usec. */
@@ -117,24 +127,23 @@ void sign_stats_add(struct sign_stats *st, uint64_t usec);
 uint64_t sign_stats_avg_us(struct sign_stats *st);
 
 /*
- * Log in on session s with the token's cached PIN (or the protected
- * path), then look up its identities (refreshing known key handles).  Runs on a
- * worker thread or before the workers start.  A refused PIN is wiped and the
+ * Log in with the token's cached PIN (or the protected path), then look
+ * up its identities (refreshing known key handles).  Runs on a worker
+ * thread or before the workers start.  A refused PIN is wiped and the
  * token is marked NEEDS_UNLOCK: it is never retried by itself.
  */
-int token_login(struct token *t, CK_SESSION_HANDLE s);
+int token_login(struct token *t);
 /*
  * UNLOCK on a worker: log in with pin unless a LOCK came after generation
  * (token_generation() when the UNLOCK arrived: LOCKED).  A token that is
  * logged in already is not asked again: a PIN other than the one it took
  * is PIN_INCORRECT.  On success the PIN becomes the cached one.
  */
-int token_unlock(struct token *t, CK_SESSION_HANDLE s, const struct pin *pin,
-		 unsigned generation);
+int token_unlock(struct token *t, const struct pin *pin, unsigned generation);
 /* The count of LOCKs so far, for token_unlock(). */
 unsigned token_generation(struct token *t);
-/* Log out on session s (after token_lock()). */
-void token_logout(struct token *t, CK_SESSION_HANDLE s);
+/* Log out (after token_lock()). */
+void token_logout(struct token *t);
 /* Mark locked and wipe the cached PIN; never waits for the token. */
 void token_lock(struct token *t);
 /* Set the cached PIN before the first login. */

@@ -569,6 +569,8 @@ format_flags(uint32_t flags, char *buf, size_t len)
 		{P11A_TOKEN_LOGGED_IN, "logged-in"},
 		{P11A_TOKEN_NEEDS_UNLOCK, "needs-unlock"},
 		{P11A_TOKEN_PROTECTED_AUTH, "protected-auth"},
+		{P11A_TOKEN_RECOVERING, "recovering"},
+		{P11A_TOKEN_FAILED, "failed"},
 	};
 	size_t i, used = 0;
 	uint32_t known = 0;

@@ -1,5 +1,6 @@
 /*
  * p11agent-helper MODULE-PATH [--sessions N] [--log-level LEVEL]
+ * p11agent-helper --list-registered
  *
  * The one process that calls a PKCS#11 module for p11agentd, which
  * starts it with a socketpair on fd 3 (docs/HELPER.md).  Like OpenSSH's
@@ -198,6 +199,34 @@ read_loop(struct helper *h)
 	return r;
 }
 
+/*
+ * --list-registered: the file names of the modules registered with
+ * p11-kit, one per line, for an agent that never loads a module itself.
+ * Loading runs no C_Initialize.  Our own front module is left out: the
+ * agent serving its own keys back to itself would loop.
+ */
+static int
+list_registered(void)
+{
+	CK_FUNCTION_LIST **m = p11_kit_modules_load(NULL, 0);
+	char *name;
+
+	if (m == NULL) {
+		fprintf(stderr, "cannot load p11-kit modules: %s\n",
+			p11_kit_message());
+		return 1;
+	}
+	for (size_t i = 0; m[i] != NULL; i++) {
+		if ((name = p11_kit_module_get_filename(m[i])) == NULL)
+			continue;
+		if (strstr(name, "p11agent-pkcs11") == NULL)
+			printf("%s\n", name);
+		free(name);
+	}
+	p11_kit_modules_release(m);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static const char *
 base_name(const char *path)
 {
@@ -214,6 +243,8 @@ main(int argc, char **argv)
 	struct args a;
 	int r;
 
+	if (argc == 2 && strcmp(argv[1], "--list-registered") == 0)
+		return list_registered();
 	if (parse_args(argc, argv, &a) != 0) {
 		fputs(usage, stderr);
 		return 1;

@@ -184,7 +184,14 @@ keys_add(struct hworker *w, CK_OBJECT_HANDLE k, struct p11a_buf *keys,
 
 	if (pubkey_shape(fn, w->session, k, &shape, why, sizeof(why)) !=
 	    P11A_OK) {
-		log_info("slot %lu: key %lu skipped: %s", w->tok->slot, k, why);
+		unsigned char *label = NULL;
+		size_t len = 0;
+
+		p11_attr_get(fn, w->session, k, CKA_LABEL, &label, &len);
+		log_info("slot %lu: key '%.*s' skipped: %s", w->tok->slot,
+			 (int)(len < 64 ? len : 64),
+			 label != NULL ? (char *)label : "", why);
+		free(label);
 		return P11A_OK;
 	}
 	p11a_buf_init(&one, P11A_MAX_FRAME);

@@ -75,6 +75,8 @@ enum p11a_key_type { P11A_KEY_RSA = 1, P11A_KEY_EC = 2, P11A_KEY_ED25519 = 3 };
 #define P11A_TOKEN_LOGGED_IN 0x02u
 #define P11A_TOKEN_PROTECTED_AUTH 0x04u
 #define P11A_TOKEN_NEEDS_UNLOCK 0x08u
+#define P11A_TOKEN_RECOVERING 0x10u /* its module's helper is restarting */
+#define P11A_TOKEN_FAILED 0x20u	    /* its module kept failing: given up */
 
 /* HELLO capabilities */
 #define P11A_CAP_PIPELINING 0x01u
