@@ -10,6 +10,9 @@
  *                          C_Logout, C_OpenSession, C_SignInit, C_Sign
  *                          and C_Finalize: "FUNCTION token=LABEL rv=0xHEX"
  *                          (token=? for C_Finalize)
+ *   FAULTY_PKCS11_SOFTHSM2_CONF  SOFTHSM2_CONF for the real module in
+ *                          this process, so the shim can serve other
+ *                          tokens than a plain SoftHSM module beside it
  *   FAULTY_PKCS11_SERIAL   C_GetTokenInfo reports this serial number
  *                          for every token (as tpm2-pkcs11 does with
  *                          0000000000000000), so tokens can look alike
@@ -39,7 +42,8 @@
  *                        while this line stays
  *   hang_one N           the next N C_Sign pass, the one after blocks
  *                        while this line stays, later ones pass
- *   crash 0|1            C_Sign raises SIGSEGV (a module that crashes)
+ *   crash 0|1|abort|exit C_Sign raises SIGSEGV (1), calls abort() or
+ *                        exit(3): a module that crashes or quits
  *   seq N                ignored; changes the content to re-arm faults
  *
  * Only C_GetFunctionList is exported.  PINs are passed through, never
@@ -62,6 +66,19 @@
 #define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define CONTROL_MAX 4096
 #define LABEL_LEN 32
+
+enum { CRASH_SEGV = 1, CRASH_ABORT, CRASH_EXIT };
+
+/* What a broken vendor module does inside C_Sign. */
+static void
+crash(int how)
+{
+	if (how == CRASH_ABORT)
+		abort();
+	if (how == CRASH_EXIT)
+		exit(3);
+	raise(SIGSEGV);
+}
 
 struct faults {
 	char token[LABEL_LEN + 1]; /* "" : every token */
@@ -122,7 +139,10 @@ parse_line(struct faults *f, const char *key, const char *val)
 	else if (strcmp(key, "hang_one") == 0)
 		f->hang_one = parse_long(val) + 1;
 	else if (strcmp(key, "crash") == 0)
-		f->crash = parse_long(val) != 0;
+		f->crash = strcmp(val, "abort") == 0  ? CRASH_ABORT
+			   : strcmp(val, "exit") == 0 ? CRASH_EXIT
+			   : parse_long(val) != 0     ? CRASH_SEGV
+						      : 0;
 }
 
 static void
@@ -514,7 +534,7 @@ sign_fault(CK_SLOT_ID slot)
 			shim.f.hang_one = -1;
 	}
 	if (shim.f.crash && targets_slot_locked(slot))
-		raise(SIGSEGV);
+		crash(shim.f.crash);
 	pthread_mutex_unlock(&shim.lock);
 	if (delay > 0)
 		sleep_ms(delay);
@@ -572,13 +592,15 @@ f_Finalize(CK_VOID_PTR reserved)
 static CK_RV
 load_real(void)
 {
-	const char *path = getenv("FAULTY_PKCS11_MODULE");
+	const char *path = getenv("FAULTY_PKCS11_MODULE"), *conf;
 	CK_C_GetFunctionList get;
 
 	if (shim.real != NULL)
 		return CKR_OK;
 	if (path == NULL || *path == '\0')
 		path = DEFAULT_MODULE;
+	if ((conf = getenv("FAULTY_PKCS11_SOFTHSM2_CONF")) != NULL)
+		setenv("SOFTHSM2_CONF", conf, 1);
 	if ((shim.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		fprintf(stderr, "faulty-pkcs11: %s\n", dlerror());
 		return CKR_GENERAL_ERROR;

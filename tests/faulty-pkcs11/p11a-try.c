@@ -6,6 +6,14 @@
  *   p11a-try sign IDENTITY SCHEME IN OUT   sign file IN, write OUT
  *   p11a-try token-flags LABEL             STATUS flags of a token
  *   p11a-try identity-flags LABEL          LIST flags of an identity
+ *   p11a-try load IDENTITY SCHEME PUB SECS sign random messages for SECS
+ *                                          seconds, one at a time, and
+ *                                          verify each against PUB (PEM;
+ *                                          ECDSA and Ed25519 schemes);
+ *                                          prints "OK n=N p50_us=..
+ *                                          p99_us=.. max_us=.." or the
+ *                                          first error; a signature that
+ *                                          does not verify is BAD_SIGNATURE
  *
  * The socket is $P11AGENT_SOCK.  The first line on stdout is the result:
  * OK, or the error's symbolic name (TOKEN_NOT_PRESENT, TIMEOUT, ...);
@@ -16,8 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "p11agent/client.h"
+#include "scheme.h"
 
 static int
 result(int r, p11a_client *c)
@@ -88,6 +102,109 @@ out:
 	return rc;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static EVP_PKEY *
+read_public(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k;
+
+	if (f == NULL)
+		return NULL;
+	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	return k;
+}
+
+/* DER ECDSA or raw Ed25519 over msg, as the scheme says. */
+static int
+verify_one(EVP_PKEY *pub, const struct p11a_scheme_info *sc,
+	   const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	const char *md = sc->hash == P11A_HASH_SHA256	? "SHA256"
+			 : sc->hash == P11A_HASH_SHA384 ? "SHA384"
+			 : sc->hash == P11A_HASH_SHA512 ? "SHA512"
+							: NULL;
+	int ok = ctx != NULL &&
+		 EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pub, NULL) ==
+			 1 &&
+		 EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;
+
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static int
+cmd_load(p11a_client *c, char **argv)
+{
+	struct p11a_sign_request req = {.identity = argv[0]};
+	const struct p11a_scheme_info *sc;
+	uint64_t *lat = NULL, end, t0;
+	size_t n = 0, cap = 1u << 20, sig_len;
+	uint8_t msg[64], *sig;
+	EVP_PKEY *pub;
+	int r = P11A_OK, rc = 1;
+
+	if (p11a_scheme_from_name(argv[1], &req.scheme) != P11A_OK ||
+	    (sc = p11a_scheme_find(req.scheme)) == NULL ||
+	    (sc->mechanism != CKM_ECDSA && sc->mechanism != CKM_EDDSA) ||
+	    (pub = read_public(argv[2])) == NULL) {
+		fprintf(stderr, "p11a-try: load needs an ECDSA or Ed25519 "
+				"scheme and a public key\n");
+		return 2;
+	}
+	if ((lat = calloc(cap, sizeof(*lat))) == NULL)
+		goto out;
+	req.data = msg;
+	req.data_len = sizeof(msg);
+	end = now_us() + (uint64_t)atoi(argv[3]) * 1000000u;
+	while (now_us() < end && n < cap) {
+		RAND_bytes(msg, sizeof(msg));
+		t0 = now_us();
+		if ((r = p11a_client_sign(c, &req, &sig, &sig_len)) != P11A_OK)
+			break;
+		lat[n++] = now_us() - t0;
+		if (!verify_one(pub, sc, msg, sizeof(msg), sig, sig_len)) {
+			free(sig);
+			printf("BAD_SIGNATURE after %zu\n", n);
+			goto out;
+		}
+		free(sig);
+	}
+	if (r != P11A_OK) {
+		printf("%s after %zu: %s\n", p11a_err_name(r), n,
+		       p11a_client_last_message(c));
+		goto out;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("OK n=%zu p50_us=%llu p99_us=%llu max_us=%llu\n", n,
+	       n ? (unsigned long long)lat[n / 2] : 0,
+	       n ? (unsigned long long)lat[n * 99 / 100] : 0,
+	       n ? (unsigned long long)lat[n - 1] : 0);
+	rc = 0;
+out:
+	free(lat);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
 static void
 print_words(uint32_t flags, const char *const names[], size_t n)
 {
@@ -105,7 +222,8 @@ static int
 cmd_token_flags(p11a_client *c, const char *label)
 {
 	static const char *const names[] = {"present", "logged-in",
-					    "protected-auth", "needs-unlock"};
+					    "protected-auth", "needs-unlock",
+					    "recovering",     "failed"};
 	struct p11a_status st;
 	int r, rc = 1;
 
@@ -114,7 +232,7 @@ cmd_token_flags(p11a_client *c, const char *label)
 	for (size_t i = 0; i < st.n_tokens; i++)
 		if (strcmp(st.tokens[i].label, label) == 0) {
 			printf("OK ");
-			print_words(st.tokens[i].flags, names, 4);
+			print_words(st.tokens[i].flags, names, 6);
 			rc = 0;
 		}
 	if (rc != 0)
@@ -149,7 +267,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: p11a-try sign IDENTITY SCHEME IN OUT\n"
 			"       p11a-try token-flags LABEL\n"
-			"       p11a-try identity-flags LABEL\n");
+			"       p11a-try identity-flags LABEL\n"
+			"       p11a-try load IDENTITY SCHEME PUB SECONDS\n");
 	return 2;
 }
 
@@ -162,12 +281,16 @@ main(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	if ((strcmp(argv[1], "sign") == 0 && argc != 6) ||
-	    (strcmp(argv[1], "sign") != 0 && argc != 3))
+	    (strcmp(argv[1], "load") == 0 && argc != 6) ||
+	    (strcmp(argv[1], "sign") != 0 && strcmp(argv[1], "load") != 0 &&
+	     argc != 3))
 		return usage();
 	if ((r = p11a_client_connect(NULL, &c)) != P11A_OK)
 		return result(r, c);
 	if (strcmp(argv[1], "sign") == 0)
 		rc = cmd_sign(c, argv + 2);
+	else if (strcmp(argv[1], "load") == 0)
+		rc = cmd_load(c, argv + 2);
 	else if (strcmp(argv[1], "token-flags") == 0)
 		rc = cmd_token_flags(c, argv[2]);
 	else if (strcmp(argv[1], "identity-flags") == 0)
