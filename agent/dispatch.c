@@ -118,7 +118,7 @@ handle_status(struct agent *a, struct conn *c, struct p11a_frame *f)
 		status_fill_token(a->modules.tokens[i], &st.tokens[i]);
 	if ((out = conn_out_begin(c)) != NULL) {
 		if (p11a_encode_status_reply(out, f->id, &st) != P11A_OK)
-			log_warn("cannot queue a status reply");
+			conn_warn(c, "cannot queue a status reply");
 		conn_out_end(c);
 	}
 	free(st.tokens);

@@ -94,6 +94,7 @@ monitor_main(void *arg)
 		monitor_idle_lock(now);
 		loops_rescue(now);
 		conn_flush_held(now, HELD_MAX_AGE_MS);
+		log_limited_flush(now);
 		if (now >= next_probe) {
 			for (size_t i = 0; i < ms->n_tokens; i++)
 				monitor_probe(ms->tokens[i]);

@@ -134,7 +134,8 @@ options_defaults(struct agent_options *opt)
 		.max_inflight = 512,
 		.max_connections = 512,
 		.max_per_uid = 256,
-		.idle_timeout_s = 0,
+		.max_memory = 64u * 1024u * 1024u,
+		.idle_timeout_s = 300,
 		.frame_timeout_s = 10,
 	};
 }

@@ -60,6 +60,7 @@ struct agent_options {
 		unsigned max_inflight;	  /* requests per connection */
 		unsigned max_connections; /* in total */
 		unsigned max_per_uid;	  /* per peer uid */
+		unsigned max_memory;	  /* bytes for clients in total */
 		unsigned idle_timeout_s;  /* 0: never */
 		unsigned frame_timeout_s; /* a partly received frame */
 	} limits;

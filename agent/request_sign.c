@@ -122,7 +122,7 @@ sign_job_reply(struct sign_job *sj, int r, const struct signer_result *res)
 		return;
 	if (p11a_encode_signature(out, sj->req_id, res->sig, res->sig_len) !=
 	    P11A_OK)
-		log_warn("cannot queue a signature reply");
+		conn_warn(sj->conn, "cannot queue a signature reply");
 	conn_out_end(sj->conn);
 }
 
@@ -149,6 +149,13 @@ sign_recover(struct token *t, CK_RV rv)
 	default:
 		return 0;
 	}
+}
+
+/* What a job holds while queued, counted in its client's memory. */
+static size_t
+sign_job_size(const struct sign_job *sj)
+{
+	return sizeof(*sj) + sj->cap;
 }
 
 /* One C_SignInit + C_Sign with the job's key; *sign_us: how long it took. */
@@ -187,8 +194,8 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
 	r = sign_job_sign_once(sj, t, res, sign_us);
 	if (r == P11A_OK || res->rv == CKR_OK || !sign_recover(t, res->rv))
 		return r;
-	log_info("token %s: recovered from %s; retrying once", t->label,
-		 p11_kit_strerror(res->rv));
+	conn_info(sj->conn, "token %s: recovered from %s; retrying once",
+		  t->label, p11_kit_strerror(res->rv));
 	return sign_job_sign_once(sj, t, res, sign_us);
 }
 
@@ -223,6 +230,7 @@ sign_job_finish(struct sign_job *sj, struct token *t)
 {
 	job_done(t, &sj->base);
 	atomic_fetch_sub(&sj->conn->inflight, 1);
+	conn_queued_sub(sj->conn, sign_job_size(sj));
 	conn_unref(sj->conn);
 	sign_job_release(sj);
 }
@@ -263,10 +271,10 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	if (r == P11A_OK)
 		sign_job_count(sj->agent);
 	if (r != P11A_OK)
-		log_info("sign with %s (%s) failed: %s%s%s", sj->identity->id,
-			 sj->scheme->name, p11a_strerror(r),
-			 res.rv != CKR_OK ? ": " : "",
-			 res.rv != CKR_OK ? p11_kit_strerror(res.rv) : "");
+		conn_info(sj->conn, "sign with %s (%s) failed: %s%s%s",
+			  sj->identity->id, sj->scheme->name, p11a_strerror(r),
+			  res.rv != CKR_OK ? ": " : "",
+			  res.rv != CKR_OK ? p11_kit_strerror(res.rv) : "");
 	if (job_claim(j))
 		sign_job_reply(sj, r, &res);
 out:
@@ -280,7 +288,8 @@ sign_job_expire(struct job *j)
 	struct sign_job *sj = (struct sign_job *)j;
 
 	atomic_fetch_add(&sj->identity->token->errors, 1);
-	log_warn("token %s: request timed out", sj->identity->token->label);
+	conn_warn(sj->conn, "token %s: request timed out",
+		  sj->identity->token->label);
 	conn_send_error(sj->conn, sj->req_id, P11A_ERR_TIMEOUT,
 			"the token did not answer in time");
 }
@@ -378,6 +387,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	memcpy(sj->data, v.data, v.data_len);
 	conn_ref(c);
 	atomic_fetch_add(&c->inflight, 1);
+	conn_queued_add(c, sign_job_size(sj));
 	/*
 	 * A confirmation waits for a person: never on a loop thread, which
 	 * would then need rescuing for every such signature.
@@ -386,6 +396,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	sj->base.cost_us = sign_cost_us(id);
 	if ((r = loop_submit(id->token, &sj->base)) != P11A_OK) {
 		atomic_fetch_sub(&c->inflight, 1);
+		conn_queued_sub(c, sign_job_size(sj));
 		conn_unref(c);
 		sign_job_release(sj);
 		conn_send_error(c, f->id, r, p11a_strerror(r));

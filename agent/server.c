@@ -21,9 +21,19 @@
 #include "wire.h"
 
 #define READ_CHUNK 16384
-#define DRAIN_TIMEOUT_MS 2000
-#define JOBS_STOP_TIMEOUT_MS 5000
-#define LOOPS_STOP_TIMEOUT_MS 5000
+/*
+ * Shutdown ends within 5 s whatever clients do: the loops get until 1 s
+ * after the signal to return, the tokens until 2.5 s to finish what is
+ * queued (what is left then is answered TIMEOUT, and the workers get
+ * until 3 s to finish the signature they are in), and every client until
+ * 3.5 s to take its replies.
+ */
+#define LOOPS_STOP_BY_MS 1000
+#define JOBS_STOP_BY_MS 2500
+#define JOBS_GIVE_UP_BY_MS 3000
+#define DRAIN_BY_MS 3500
+/* a client that has not said HELLO by then is closed */
+#define HELLO_TIMEOUT_MS 5000
 #define SWEEP_INTERVAL_MS 500
 /* connections one sweep may close; the rest wait for the next */
 #define SWEEP_MAX 64
@@ -103,23 +113,59 @@ server_unlink(struct server *s, struct conn *c)
 	pthread_mutex_unlock(&s->conns_lock);
 }
 
-/* Link a new connection; returns 0 if the limits leave no room for it. */
+/*
+ * The uid's connections that are not being cut, and in *idlest the one
+ * that has been idle longest with no request in flight (NULL: none).
+ * Called with conns_lock.
+ */
+static unsigned
+server_uid_conns(const struct server *s, uid_t uid, struct conn **idlest)
+{
+	unsigned n = 0;
+
+	*idlest = NULL;
+	for (struct conn *o = s->conns; o != NULL; o = o->next) {
+		if (o->uid != uid || atomic_load(&o->cut))
+			continue;
+		n++;
+		if (atomic_load(&o->inflight) == 0 &&
+		    (*idlest == NULL ||
+		     atomic_load(&o->last_active_ms) <
+			     atomic_load(&(*idlest)->last_active_ms)))
+			*idlest = o;
+	}
+	return n;
+}
+
+/*
+ * Link a new connection; returns 0 if the limits leave no room for it.
+ * At --max-per-uid the uid's longest-idle connection makes room: idle
+ * connections (or ones that never said HELLO) must not lock it out.
+ */
 static int
 server_link(struct server *s, struct conn *c)
 {
 	const struct agent_limits *lim = &s->agent->opt->limits;
-	unsigned same = 0;
+	struct conn *idlest;
+	unsigned same;
 	int room;
 
 	pthread_mutex_lock(&s->conns_lock);
-	for (const struct conn *o = s->conns; o != NULL; o = o->next)
-		same += o->uid == c->uid;
+	same = server_uid_conns(s, c->uid, &idlest);
 	/*
 	 * Closed connections still held by queued jobs count too; the new
 	 * connection itself is already counted.
 	 */
-	room = conn_count_live() - 1 < lim->max_connections &&
-	       same < lim->max_per_uid;
+	room = conn_count_live() - 1 < lim->max_connections;
+	if (room && same >= lim->max_per_uid && idlest != NULL) {
+		log_info_limited("uid %u has --max-per-uid connections: "
+				 "closing the longest idle (pid %d)",
+				 (unsigned)c->uid, (int)idlest->pid);
+		/* its loop closes it; it no longer counts */
+		conn_cut(idlest);
+		same--;
+	}
+	room = room && same < lim->max_per_uid;
 	if (room) {
 		c->next = s->conns;
 		if (s->conns != NULL)
@@ -185,7 +231,7 @@ server_accept_one(struct server *s, int fd)
 	struct conn *c;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
-		log_warn("SO_PEERCRED: %s", strerror(errno));
+		log_warn_limited("SO_PEERCRED: %s", strerror(errno));
 		close(fd);
 		return;
 	}
@@ -199,16 +245,18 @@ server_accept_one(struct server *s, int fd)
 	c->loop = loop_index(l);
 	server_peer_groups(fd, c);
 	if (!server_peer_allowed(s, c)) {
-		log_warn("refused client pid %d: uid %u is not allowed",
-			 (int)cr.pid, (unsigned)cr.uid);
+		log_warn_limited("refused client pid %d: uid %u is not allowed",
+				 (int)cr.pid, (unsigned)cr.uid);
 		conn_unref(c);
 		return;
 	}
-	c->last_active_ms = jobs_now_ms();
+	c->accepted_ms = jobs_now_ms();
+	atomic_store(&c->last_active_ms, c->accepted_ms);
 	server_peer_exe(cr.pid, c->exe, sizeof(c->exe));
 	if (!server_link(s, c)) {
-		log_warn("refused client pid %d uid %u: connection limit",
-			 (int)cr.pid, (unsigned)cr.uid);
+		log_warn_limited("refused client pid %d uid %u: connection "
+				 "limit",
+				 (int)cr.pid, (unsigned)cr.uid);
 		c->fd = -1;
 		conn_unref(c);
 		server_refuse(fd, "too many connections");
@@ -240,14 +288,27 @@ server_accept(struct server *s)
 		 * Out of descriptors: retrying at once would spin.  Stop
 		 * listening until the next sweep; clients wait in the backlog.
 		 */
-		log_warn("accept: %s; pausing new connections",
-			 strerror(errno));
+		log_warn_limited("accept: %s; pausing new connections",
+				 strerror(errno));
 		epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_DEL, s->listen_fd,
 			  NULL);
 		s->listen_paused = 1;
 	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		log_warn("accept: %s", strerror(errno));
 	}
+}
+
+/*
+ * Whether c is paused (conn_may_read): then a half-received frame's
+ * clock stops, the wait being ours, not a slow sender's.
+ */
+static int
+server_paused(struct conn *c)
+{
+	if (conn_may_read(c))
+		return 0;
+	c->partial_since_ms = 0;
+	return 1;
 }
 
 /* Frames that arrived; non-zero means close the connection. */
@@ -258,19 +319,21 @@ server_process_frames(struct server *s, struct conn *c)
 	int r;
 
 	for (;;) {
+		if (server_paused(c))
+			return P11A_OK;
 		r = p11a_frame_next(&c->in, s->agent->opt->limits.max_frame,
 				    &f);
 		if (r == P11A_ERR_INCOMPLETE)
 			break;
 		if (r != P11A_OK) {
 			conn_send_error(c, 0, r, p11a_strerror(r));
-			log_info("client pid %d: %s; closing", (int)c->pid,
-				 p11a_strerror(r));
+			log_info_limited("client pid %d: %s; closing",
+					 (int)c->pid, p11a_strerror(r));
 			return r;
 		}
 		if ((r = dispatch_frame(s->agent, c, &f)) != P11A_OK) {
-			log_info("client pid %d: %s; closing", (int)c->pid,
-				 p11a_strerror(r));
+			log_info_limited("client pid %d: %s; closing",
+					 (int)c->pid, p11a_strerror(r));
 			return r;
 		}
 	}
@@ -292,6 +355,9 @@ server_read(struct server *s, struct conn *c)
 	ssize_t n;
 
 	for (;;) {
+		/* paused: what the socket holds stays there */
+		if (server_paused(c))
+			return P11A_OK;
 		p11a_buf_compact(&c->in);
 		/* never ask recv for more than the buffer may still hold */
 		want = p11a_buf_room(&c->in);
@@ -310,7 +376,7 @@ server_read(struct server *s, struct conn *c)
 			return P11A_ERR_IO;
 		}
 		p11a_buf_commit(&c->in, (size_t)n);
-		c->last_active_ms = jobs_now_ms();
+		atomic_store(&c->last_active_ms, jobs_now_ms());
 		if (server_process_frames(s, c) != P11A_OK)
 			return P11A_ERR_PROTOCOL;
 		/*
@@ -322,15 +388,34 @@ server_read(struct server *s, struct conn *c)
 	}
 }
 
+/*
+ * Serve what arrived; non-zero means close the connection.  Requests a
+ * pause left in the input go first; a paused connection is not read,
+ * but its hang-up is seen.
+ */
+static int
+server_serve(struct server *s, struct conn *c, uint32_t events)
+{
+	int r = P11A_OK;
+
+	if (server_paused(c))
+		return events & (EPOLLHUP | EPOLLERR) ? P11A_ERR_IO : P11A_OK;
+	if (p11a_buf_remaining(&c->in) > 0 &&
+	    server_process_frames(s, c) != P11A_OK)
+		r = P11A_ERR_PROTOCOL;
+	if (r == P11A_OK && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		r = server_read(s, c);
+	conn_count_input(c);
+	return r;
+}
+
 static void
 server_on_conn(struct server *s, struct conn *c, uint32_t events)
 {
 	if (events & EPOLLOUT)
 		conn_flush(c);
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (server_read(s, c) != P11A_OK)
-			server_drop(s, c);
-	}
+	if (server_serve(s, c, events) != P11A_OK)
+		server_drop(s, c);
 }
 
 static void
@@ -344,31 +429,42 @@ server_resume_listening(struct server *s)
 		s->listen_paused = 0;
 }
 
-/* Whether the sweep closes c, and why; NULL: keep it. */
+/*
+ * Whether the sweep closes c, and why (NULL: keep it); *tell: with an
+ * ERROR TIMEOUT that says why.
+ */
 static const char *
-server_sweep_verdict(const struct server *s, const struct conn *c, uint64_t now)
+server_sweep_verdict(const struct server *s, const struct conn *c, uint64_t now,
+		     int *tell)
 {
 	const struct agent_limits *lim = &s->agent->opt->limits;
 	uint64_t idle_ms = (uint64_t)lim->idle_timeout_s * 1000u;
 	uint64_t frame_ms = (uint64_t)lim->frame_timeout_s * 1000u;
 
+	*tell = 1;
+	if (!c->hello_done && now - c->accepted_ms > HELLO_TIMEOUT_MS)
+		return "no HELLO in time";
 	if (c->partial_since_ms != 0 && now - c->partial_since_ms > frame_ms)
 		return "frame not completed in time";
+	/* a client that stopped reading is idle too: nothing is sent */
+	*tell = 0;
 	if (idle_ms != 0 && atomic_load(&c->inflight) == 0 &&
-	    now - c->last_active_ms > idle_ms)
+	    now - atomic_load(&c->last_active_ms) > idle_ms)
 		return "idle";
 	return NULL;
 }
 
 /*
- * Close this loop's connections that sat idle, or sent half a frame, for
- * too long.
+ * Close this loop's connections that sat idle, sent half a frame or no
+ * HELLO for too long; resume those paused for the client memory alone
+ * once it is below --max-memory.
  */
 static void
 server_sweep(struct server *s, const struct loop *l, uint64_t now)
 {
 	struct conn *victims[SWEEP_MAX];
 	const char *why[SWEEP_MAX];
+	int tell[SWEEP_MAX];
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->conns_lock);
@@ -376,16 +472,19 @@ server_sweep(struct server *s, const struct loop *l, uint64_t now)
 	     c = c->next) {
 		if (c->loop != loop_index(l))
 			continue;
-		if ((why[n] = server_sweep_verdict(s, c, now)) != NULL)
+		if ((why[n] = server_sweep_verdict(s, c, now, &tell[n])) !=
+		    NULL)
 			victims[n++] = c;
+		else if (conn_is_paused(c))
+			conn_may_read(c);
 	}
 	pthread_mutex_unlock(&s->conns_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct conn *c = victims[i];
 
-		if (c->partial_since_ms != 0) {
-			log_info("client pid %d: %s; closing", (int)c->pid,
-				 why[i]);
+		if (tell[i]) {
+			log_info_limited("client pid %d: %s; closing",
+					 (int)c->pid, why[i]);
 			conn_send_error(c, 0, P11A_ERR_TIMEOUT, why[i]);
 		} else {
 			log_debug("client pid %d: %s; closing", (int)c->pid,
@@ -501,6 +600,7 @@ server_setup(struct server *s, struct agent *a, int listen_fd)
 
 	s->agent = a;
 	s->listen_fd = listen_fd;
+	conn_set_max_memory((size_t)a->opt->limits.max_memory);
 	if ((r = server_signal_fds(s)) != P11A_OK)
 		return r;
 	if ((r = loops_init(server_loop_count(a->opt), a->opt->spin_us)) !=
@@ -525,11 +625,43 @@ server_setup(struct server *s, struct agent *a, int listen_fd)
 	return P11A_OK;
 }
 
-/* Requests already queued are answered before the connections close. */
+/* Milliseconds from now until t0 + by_ms; 0 once that is past. */
+static int
+server_ms_until(uint64_t t0, uint64_t by_ms)
+{
+	uint64_t now = jobs_now_ms();
+
+	return now >= t0 + by_ms ? 0 : (int)(t0 + by_ms - now);
+}
+
+/* Write out every connection's replies at once, until t0 + by_ms. */
+static void
+server_drain_all(struct server *s, uint64_t t0, uint64_t by_ms)
+{
+	struct conn **v;
+	size_t n = 0;
+
+	for (const struct conn *c = s->conns; c != NULL; c = c->next)
+		n++;
+	if (n == 0 || (v = calloc(n, sizeof(*v))) == NULL)
+		return;
+	n = 0;
+	for (struct conn *c = s->conns; c != NULL; c = c->next)
+		v[n++] = c;
+	conns_drain(v, n, t0 + by_ms);
+	free(v);
+}
+
+/*
+ * Requests already queued are answered before the connections close, as
+ * far as the time allows (LOOPS_STOP_BY_MS...): clients that never read,
+ * or a queue longer than that, cannot hold the agent up.
+ */
 static void
 server_shutdown(struct server *s)
 {
 	struct module_set *ms = &s->agent->modules;
+	uint64_t t0 = jobs_now_ms();
 	int loops_stuck;
 
 	/*
@@ -537,15 +669,22 @@ server_shutdown(struct server *s)
 	 * (its reply holds the connection) and returns; it never reads
 	 * again, so the connections can be drained and closed here.
 	 */
-	loops_stuck = loops_stop(LOOPS_STOP_TIMEOUT_MS) != 0;
+	loops_stuck = loops_stop(server_ms_until(t0, LOOPS_STOP_BY_MS)) != 0;
 	monitor_stop();
+	/*
+	 * A queue too long to finish is answered TIMEOUT by the first
+	 * jobs_stop(); the second waits for the signature its workers are
+	 * in, so only a token that really hangs is left unfinalised.
+	 */
 	for (size_t i = 0; i < ms->n_tokens; i++)
-		if (jobs_stop(ms->tokens[i], JOBS_STOP_TIMEOUT_MS) != 0)
+		if (jobs_stop(ms->tokens[i],
+			      server_ms_until(t0, JOBS_STOP_BY_MS)) != 0 &&
+		    jobs_stop(ms->tokens[i],
+			      server_ms_until(t0, JOBS_GIVE_UP_BY_MS)) != 0)
 			ms->tokens[i]->stuck = 1;
-	while (s->conns != NULL) {
-		conn_drain(s->conns, DRAIN_TIMEOUT_MS);
+	server_drain_all(s, t0, DRAIN_BY_MS);
+	while (s->conns != NULL)
 		server_drop(s, s->conns);
-	}
 	if (!loops_stuck)
 		loops_free();
 	close(s->signal_fd);

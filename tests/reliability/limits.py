@@ -14,6 +14,15 @@ Cases:
                         TIMEOUT s; a slow but complete frame is served
   idle IDLE             a silent connection is closed after IDLE s, a
                         chatty one is not
+  per-uid LIMIT ID      with --max-per-uid LIMIT, a new connection closes
+                        the uid's longest-idle one instead of being
+                        refused; when every connection of the uid has a
+                        SIGN in flight (a slow token), it gets ERROR BUSY
+  hello TIMEOUT         a connection that sends no HELLO gets ERROR TIMEOUT
+                        and a close after TIMEOUT s; one that did and then
+                        stays silent as long is kept
+  failing ID N M        N connections pipeline M SIGNs each to a token that
+                        fails them: every request gets exactly one ERROR
 
 Every case also checks that a witness connection opened first keeps
 working: a limit closes only the connection that broke it.  Prints one
@@ -85,7 +94,11 @@ class Conn:
             self.buf += chunk
 
     def hello(self):
-        self.send(hello_frame())
+        """HELLO_REPLY, or what the agent sent instead (None: nothing)."""
+        try:
+            self.send(hello_frame())
+        except OSError:
+            pass  # refused at once: its ERROR may still be there to read
         return self.read_frame()
 
     def status_ok(self, rid=99):
@@ -176,8 +189,8 @@ def case_inflight(path, ident, n, limit):
     check(witness.status_ok(), "the witness connection still works")
 
 
-def case_connections(path, limit):
-    limit = int(limit)
+def open_served(path, limit):
+    """limit connections, each checked to get HELLO_REPLY."""
     conns = []
     for _ in range(limit):
         c = Conn(path)
@@ -185,6 +198,12 @@ def case_connections(path, limit):
         check(f is not None and f[0] == HELLO_REPLY,
               f"connection {len(conns) + 1} of {limit} is served")
         conns.append(c)
+    return conns
+
+
+def case_connections(path, limit):
+    limit = int(limit)
+    conns = open_served(path, limit)
     extra = Conn(path)
     f = extra.read_frame()
     check(error_code(f) == ERR["BUSY"] and f[1] == 0,
@@ -257,10 +276,86 @@ def case_idle(path, idle):
           f"closed after {dt:.2f} s of silence, --idle-timeout {idle:g}")
 
 
+def case_per_uid(path, limit, ident):
+    limit = int(limit)
+    conns = open_served(path, limit)
+    # the first stays silent, so it is the longest idle
+    time.sleep(0.3)
+    check(all(c.status_ok() for c in conns[1:]),
+          "the other connections talk")
+    new = Conn(path)
+    f = new.hello()
+    check(f is not None and f[0] == HELLO_REPLY,
+          f"connection {limit + 1} of the uid is served (got "
+          f"{f and (hex(f[0]), error_code(f))})")
+    conns[0].s.settimeout(3)
+    check(conns[0].at_eof(), "and the longest-idle connection is closed")
+    conns = conns[1:] + [new]
+    check(all(c.status_ok() for c in conns),
+          "the uid's other connections still work")
+    # every connection waits for a signature from the slow token
+    for i, c in enumerate(conns):
+        c.send(sign_frame(200 + i, ident, b"busy %d" % i))
+    time.sleep(0.2)
+    extra = Conn(path)
+    f = extra.read_frame()
+    check(error_code(f) == ERR["BUSY"] and f[1] == 0,
+          f"with a request in flight on each, connection {limit + 1} gets "
+          f"ERROR BUSY (got {f and (hex(f[0]), error_code(f))})")
+    check(extra.at_eof(), "and is closed")
+    got = [c.read_frame() for c in conns]
+    check(all(g is not None and g[0] == SIGNATURE for g in got),
+          "the busy connections get their signatures")
+
+
+def case_hello(path, timeout):
+    timeout = float(timeout)
+    polite = Conn(path)
+    polite.hello()
+    mute = Conn(path, timeout=timeout + 5)
+    t0 = time.monotonic()
+    try:
+        f = mute.read_frame()
+    except socket.timeout:
+        f = None
+    dt = time.monotonic() - t0
+    check(error_code(f) == ERR["TIMEOUT"] and f[1] == 0,
+          f"a connection without HELLO gets ERROR TIMEOUT (got "
+          f"{f and (hex(f[0]), error_code(f))} after {dt:.1f} s)")
+    check(timeout - 0.2 <= dt <= timeout + 1.5,
+          f"after {dt:.2f} s, HELLO deadline {timeout:g} s")
+    check(mute.at_eof(), "and the connection is closed")
+    check(polite.status_ok(),
+          "a connection that said HELLO and was as silent is kept")
+
+
+def case_failing(path, ident, n, m):
+    n, m = int(n), int(m)
+    conns = [Conn(path, timeout=60) for _ in range(n)]
+    for c in conns:
+        c.hello()
+    for c in conns:
+        c.send(b"".join(sign_frame(10 + i, ident, b"f%d" % i)
+                        for i in range(m)))
+    ok = True
+    for c in conns:
+        ids = []
+        for _ in range(m):
+            f = c.read_frame()
+            if f is None or f[0] != ERROR:
+                ok = False
+                break
+            ids.append(f[1])
+        ok = ok and sorted(ids) == list(range(10, 10 + m))
+        c.close()
+    check(ok, f"each of {n} x {m} failing SIGNs got exactly one ERROR")
+
+
 def main():
     cases = {"frame": case_frame, "inflight": case_inflight,
              "connections": case_connections, "slow": case_slow,
-             "idle": case_idle}
+             "idle": case_idle, "per-uid": case_per_uid,
+             "hello": case_hello, "failing": case_failing}
     if len(sys.argv) < 3 or sys.argv[1] not in cases:
         print(__doc__, file=sys.stderr)
         return 2

@@ -3,9 +3,10 @@
 # breaks it only (limits.py keeps a witness connection): --max-frame
 # (ERROR FRAME_TOO_LARGE and close; the limit is announced in HELLO),
 # --max-inflight (BUSY for the requests over it, connection stays open),
-# --max-per-uid and --max-connections (ERROR BUSY and close),
-# --frame-timeout (ERROR TIMEOUT and close for a slow sender) and
-# --idle-timeout (a silent connection is closed).
+# --max-connections (ERROR BUSY and close), --frame-timeout (ERROR
+# TIMEOUT and close for a slow sender) and --idle-timeout (a silent
+# connection is closed).  --max-per-uid, which closes the uid's
+# longest-idle connection first, is idle_connections_never_lock_out_their_uid.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../faulty-pkcs11/faults.sh"
 
@@ -16,7 +17,7 @@ p11a_make_token A 1111 a-ed:ed25519
 export P11A_PIN=1111
 
 fault_start_agent --pin-source env:P11A_PIN --workers 2 --max-frame 1024 \
-	--max-inflight 4 --max-per-uid 4 --frame-timeout 1
+	--max-inflight 4 --frame-timeout 1
 p11a_list
 ed=$(p11a_identity_id a-ed)
 failed=0
@@ -25,7 +26,6 @@ python3 "$limits" frame "$P11AGENT_SOCK" 1024 "$ed" || failed=1
 fault_set "delay_ms 300"
 python3 "$limits" inflight "$P11AGENT_SOCK" "$ed" 10 4 || failed=1
 fault_set "delay_ms 0"
-python3 "$limits" connections "$P11AGENT_SOCK" 4 || failed=1
 python3 "$limits" slow "$P11AGENT_SOCK" 1 || failed=1
 p11a_agent_alive
 fault_sign_verify "$ed" ed25519 "$P11A_TMP/A" a-ed
