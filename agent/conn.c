@@ -292,82 +292,9 @@ conn_out_begin(struct conn *c)
 	return &c->out;
 }
 
-/*
- * Connections whose replies some thread holds back, with since when, so
- * the monitor can send what a batch holds when the batch's next job
- * hangs in its token (conn_flush_held).  A thread holds one at a time.
- */
-#define HELD_MAX 256
-
-static struct {
-	pthread_mutex_t lock;
-	struct conn *conn[HELD_MAX];
-	uint64_t since_ms[HELD_MAX];
-} held = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* The connection this thread holds back, and its slot in held. */
-static _Thread_local struct conn *conn_held;
-static _Thread_local size_t conn_held_slot;
-
-void
-conn_hold(const void *owner)
-{
-	struct conn *c = (struct conn *)owner;
-	size_t i;
-
-	conn_release_held();
-	pthread_mutex_lock(&held.lock);
-	for (i = 0; i < HELD_MAX && held.conn[i] != NULL; i++)
-		;
-	if (i < HELD_MAX) {
-		conn_ref(c);
-		held.conn[i] = c;
-		held.since_ms[i] = jobs_now_ms();
-		conn_held = c;
-		conn_held_slot = i;
-	}
-	/* no slot free: the replies simply go out one by one */
-	pthread_mutex_unlock(&held.lock);
-}
-
-void
-conn_release_held(void)
-{
-	struct conn *c = conn_held;
-
-	if (c == NULL)
-		return;
-	pthread_mutex_lock(&held.lock);
-	held.conn[conn_held_slot] = NULL;
-	pthread_mutex_unlock(&held.lock);
-	conn_held = NULL;
-	conn_flush(c);
-	conn_unref(c);
-}
-
-void
-conn_flush_held(uint64_t now_ms, uint64_t max_age_ms)
-{
-	pthread_mutex_lock(&held.lock);
-	for (size_t i = 0; i < HELD_MAX; i++) {
-		struct conn *c = held.conn[i];
-
-		if (c == NULL || now_ms - held.since_ms[i] < max_age_ms)
-			continue;
-		/* the holder keeps holding; what it holds so far goes out */
-		held.since_ms[i] = now_ms;
-		conn_flush(c);
-	}
-	pthread_mutex_unlock(&held.lock);
-}
-
 void
 conn_out_end(struct conn *c)
 {
-	if (c == conn_held) {
-		pthread_mutex_unlock(&c->out_lock);
-		return;
-	}
 	if (conn_flush_locked(c) != 0) {
 		/* the loop sees the hang-up and closes; drop what is queued */
 		p11a_buf_reset(&c->out);

@@ -1,6 +1,6 @@
 /*
- * A client connection.  Its event loop owns reading; any thread may send
- * a reply.  Replies are written straight to the socket when it takes
+ * A client connection.  The event loop owns reading; any thread (a
+ * token's worker, the monitor) may send a reply.  Replies are written straight to the socket when it takes
  * them, otherwise kept in the output buffer and written by the loop when
  * the socket is writable.  The descriptor is closed only when the last
  * reference is dropped, so a worker finishing late never writes to a
@@ -59,7 +59,6 @@ struct conn {
 	/* the rest belongs to the event loop thread */
 	struct p11a_buf in;
 	size_t in_counted; /* in's allocation, in the client memory */
-	unsigned loop; /* the event loop it belongs to, for its whole life */
 	int hello_done;
 	uint64_t accepted_ms;
 	uint64_t partial_since_ms; /* a frame is half received; 0: none */
@@ -125,22 +124,9 @@ void conn_send_error(struct conn *c, uint32_t id, int code, const char *msg);
 void conn_send_empty(struct conn *c, uint8_t type, uint32_t id);
 
 /*
- * This thread holds back what it writes to c (replies of a batch of one
- * client's jobs) until conn_release_held(); takes a reference.
- */
-void conn_hold(const void *c);
-/* Write what was held (see conn_hold) and drop the reference. */
-void conn_release_held(void);
-/*
- * Monitor: write what any thread has held back for more than max_age_ms
- * (its batch's next job is stuck in the token).
- */
-void conn_flush_held(uint64_t now_ms, uint64_t max_age_ms);
-
-/*
  * Write what the output buffer holds, as far as the socket takes it, and
- * wait for EPOLLOUT for the rest: the loop when the socket became
- * writable, and whoever sends replies that were held back.
+ * wait for EPOLLOUT for the rest: the loop, when the socket became
+ * writable.
  */
 void conn_flush(struct conn *c);
 /* Loop: stop serving this connection; the last unref closes the fd. */

@@ -132,13 +132,18 @@ log_msg_limited(enum log_level level, const char *func, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
+uint64_t
 log_limited_flush(uint64_t now_ms)
 {
 	unsigned left_out;
+	uint64_t due;
 
 	pthread_mutex_lock(&limit.lock);
 	left_out = log_limit_roll_locked(now_ms);
+	/* lines left out now are reported when this window ends */
+	due = limit.left_out > 0 ? limit.start_ms + LOG_LIMIT_WINDOW_MS
+				 : UINT64_MAX;
 	pthread_mutex_unlock(&limit.lock);
 	log_limit_report(left_out);
+	return due;
 }

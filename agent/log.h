@@ -35,8 +35,11 @@ void log_msg_limited(enum log_level level, const char *func, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
 void log_vmsg_limited(enum log_level level, const char *func, const char *fmt,
 		      va_list ap) __attribute__((format(printf, 3, 0)));
-/* Log how many lines were left out, if the window is over (monitor). */
-void log_limited_flush(uint64_t now_ms);
+/*
+ * Log how many lines were left out, if the window is over (monitor);
+ * returns when to call again (UINT64_MAX: nothing left out so far).
+ */
+uint64_t log_limited_flush(uint64_t now_ms);
 
 #define log_warn_limited(...)                                                  \
 	log_msg_limited(LOG_LEVEL_WARN, __func__, __VA_ARGS__)

@@ -128,7 +128,6 @@ options_defaults(struct agent_options *opt)
 	opt->request_timeout_ms = 30000;
 	opt->hang_timeout_ms = 30000;
 	opt->poll_interval_ms = 1000;
-	opt->spin_us = 200;
 	opt->limits = (struct agent_limits){
 		.max_frame = P11A_MAX_FRAME,
 		.max_inflight = 512,

@@ -50,8 +50,6 @@ struct agent_options {
 	int csh;		     /* -c: print csh commands */
 	int kill_agent;		     /* -k */
 	unsigned workers;	     /* per token; 0: one per CPU */
-	unsigned loops;		     /* event loops; 0: one per CPU */
-	unsigned spin_us;	     /* --spin: poll before blocking */
 	unsigned request_timeout_ms; /* --request-timeout */
 	unsigned hang_timeout_ms;    /* --hang-timeout: helper killed */
 	unsigned poll_interval_ms;   /* --poll-interval: token presence */

@@ -19,7 +19,6 @@
 #include "idname.h"
 #include "jobs.h"
 #include "log.h"
-#include "loop.h"
 #include "policy.h"
 #include "p11agent/error.h"
 #include "signer.h"
@@ -33,7 +32,8 @@ struct sign_job {
 	struct identity *identity;
 	const struct p11a_scheme_info *scheme;
 	uint32_t flags;
-	size_t cap; /* bytes data[] can hold */
+	int uncounted; /* no longer in its connection's inflight */
+	size_t cap;    /* bytes data[] can hold */
 	size_t len;
 	uint8_t data[];
 };
@@ -210,26 +210,13 @@ sign_job_count(struct agent *a)
 		agent_lock(a, "--max-signs reached");
 }
 
-/*
- * What a signature with this identity's key is expected to take: its
- * average so far, else its token's; 0 (unknown) before the token's first.
- */
-static uint32_t
-sign_cost_us(struct identity *id)
-{
-	uint64_t avg = sign_stats_avg_us(&id->stats);
-
-	if (avg == 0)
-		avg = sign_stats_avg_us(&id->token->stats);
-	return avg > UINT32_MAX ? UINT32_MAX : (uint32_t)avg;
-}
-
 /* The end of every SIGN job, run or discarded. */
 static void
 sign_job_finish(struct sign_job *sj, struct token *t)
 {
 	job_done(t, &sj->base);
-	atomic_fetch_sub(&sj->conn->inflight, 1);
+	if (!sj->uncounted)
+		atomic_fetch_sub(&sj->conn->inflight, 1);
 	conn_queued_sub(sj->conn, sign_job_size(sj));
 	conn_unref(sj->conn);
 	sign_job_release(sj);
@@ -275,6 +262,9 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 			  sj->identity->id, sj->scheme->name, p11a_strerror(r),
 			  res.rv != CKR_OK ? ": " : "",
 			  res.rv != CKR_OK ? p11_kit_strerror(res.rv) : "");
+	/* its client may send the next request as soon as it has this reply */
+	atomic_fetch_sub(&sj->conn->inflight, 1);
+	sj->uncounted = 1;
 	if (job_claim(j))
 		sign_job_reply(sj, r, &res);
 out:
@@ -286,12 +276,23 @@ static void
 sign_job_expire(struct job *j)
 {
 	struct sign_job *sj = (struct sign_job *)j;
+	char msg[160];
 
+	/* both times: a long queue is not the token's fault */
+	if (j->started_ms == 0)
+		snprintf(msg, sizeof(msg),
+			 "the token made no progress: the request waited %llu "
+			 "ms in its queue and was not started",
+			 (unsigned long long)(jobs_now_ms() - j->queued_ms));
+	else
+		snprintf(msg, sizeof(msg),
+			 "the token did not answer within %u ms of starting "
+			 "the request (it waited %llu ms in the queue before)",
+			 j->timeout_ms,
+			 (unsigned long long)(j->started_ms - j->queued_ms));
 	atomic_fetch_add(&sj->identity->token->errors, 1);
-	conn_warn(sj->conn, "token %s: request timed out",
-		  sj->identity->token->label);
-	conn_send_error(sj->conn, sj->req_id, P11A_ERR_TIMEOUT,
-			"the token did not answer in time");
+	conn_warn(sj->conn, "token %s: %s", sj->identity->token->label, msg);
+	conn_send_error(sj->conn, sj->req_id, P11A_ERR_TIMEOUT, msg);
 }
 
 /* Why SIGN's identity field named no one identity. */
@@ -377,7 +378,8 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	sj->base.expire = sign_job_expire;
 	sj->base.discard = sign_job_discard;
 	sj->base.owner = c;
-	sj->base.deadline_ms = jobs_now_ms() + a->opt->request_timeout_ms;
+	/* the token's time, from when a worker starts it (jobs.h) */
+	sj->base.timeout_ms = a->opt->request_timeout_ms;
 	sj->conn = c;
 	sj->req_id = f->id;
 	sj->identity = id;
@@ -388,13 +390,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 	conn_ref(c);
 	atomic_fetch_add(&c->inflight, 1);
 	conn_queued_add(c, sign_job_size(sj));
-	/*
-	 * A confirmation waits for a person: never on a loop thread, which
-	 * would then need rescuing for every such signature.
-	 */
-	sj->base.in_place = !policy_needs_confirm(id);
-	sj->base.cost_us = sign_cost_us(id);
-	if ((r = loop_submit(id->token, &sj->base)) != P11A_OK) {
+	if ((r = jobs_submit(id->token, &sj->base)) != P11A_OK) {
 		atomic_fetch_sub(&c->inflight, 1);
 		conn_queued_sub(c, sign_job_size(sj));
 		conn_unref(c);

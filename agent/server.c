@@ -15,52 +15,47 @@
 #include "dispatch.h"
 #include "jobs.h"
 #include "log.h"
-#include "loop.h"
 #include "monitor.h"
 #include "p11agent/error.h"
 #include "wire.h"
 
 #define READ_CHUNK 16384
 /*
- * Shutdown ends within 5 s whatever clients do: the loops get until 1 s
- * after the signal to return, the tokens until 2.5 s to finish what is
- * queued (what is left then is answered TIMEOUT, and the workers get
- * until 3 s to finish the signature they are in), and every client until
- * 3.5 s to take its replies.
+ * Shutdown ends within 5 s whatever clients do: the tokens get until
+ * 2.5 s after the signal to finish what is queued (what is left then is
+ * answered TIMEOUT, and the workers get until 3 s to finish the
+ * signature they are in), and every client until 3.5 s to take its
+ * replies.
  */
-#define LOOPS_STOP_BY_MS 1000
 #define JOBS_STOP_BY_MS 2500
 #define JOBS_GIVE_UP_BY_MS 3000
 #define DRAIN_BY_MS 3500
 /* a client that has not said HELLO by then is closed */
 #define HELLO_TIMEOUT_MS 5000
-#define SWEEP_INTERVAL_MS 500
+/*
+ * While connections are paused for the client memory, or accepting is
+ * paused for want of descriptors, the loop looks again this often;
+ * otherwise it sleeps until the next connection deadline is due.
+ */
+#define RETRY_INTERVAL_MS 500
 /* connections one sweep may close; the rest wait for the next */
 #define SWEEP_MAX 64
+#define EVENTS_MAX 64
 
+/* Everything here belongs to the event loop thread (server_run). */
 struct server {
 	struct agent *agent;
+	int epfd;
 	int listen_fd;
 	int signal_fd;	   /* SIGTERM, SIGINT: stop */
-	int hup_fd;	   /* SIGHUP: reopen the audit log (loop 0) */
-	int listen_paused; /* out of descriptors: not accepting (loop 0) */
-	uint64_t next_sweep[LOOP_MAX]; /* each loop's, for its role holder */
-	pthread_mutex_t conns_lock;    /* conns: any loop links or unlinks */
-	struct conn *conns;	       /* every open connection */
-	pthread_mutex_t stop_lock;
-	pthread_cond_t stop_cv;
+	int hup_fd;	   /* SIGHUP: reopen the audit log */
+	int listen_paused; /* out of descriptors: not accepting */
+	uint64_t next_sweep; /* when a connection deadline is next due */
+	struct conn *conns;  /* every open connection */
 	int stop;
 };
 
-/*
- * Static: a loop thread left inside a hung module may still touch the
- * server after server_run() has returned.
- */
-static struct server server = {
-	.conns_lock = PTHREAD_MUTEX_INITIALIZER,
-	.stop_lock = PTHREAD_MUTEX_INITIALIZER,
-	.stop_cv = PTHREAD_COND_INITIALIZER,
-};
+static struct server server;
 
 /* epoll data for the descriptors that are not connections */
 static char listen_tag, signal_tag, hup_tag;
@@ -102,7 +97,6 @@ server_peer_groups(int fd, struct conn *c)
 static void
 server_unlink(struct server *s, struct conn *c)
 {
-	pthread_mutex_lock(&s->conns_lock);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -110,13 +104,11 @@ server_unlink(struct server *s, struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	pthread_mutex_unlock(&s->conns_lock);
 }
 
 /*
  * The uid's connections that are not being cut, and in *idlest the one
  * that has been idle longest with no request in flight (NULL: none).
- * Called with conns_lock.
  */
 static unsigned
 server_uid_conns(const struct server *s, uid_t uid, struct conn **idlest)
@@ -150,7 +142,6 @@ server_link(struct server *s, struct conn *c)
 	unsigned same;
 	int room;
 
-	pthread_mutex_lock(&s->conns_lock);
 	same = server_uid_conns(s, c->uid, &idlest);
 	/*
 	 * Closed connections still held by queued jobs count too; the new
@@ -161,7 +152,7 @@ server_link(struct server *s, struct conn *c)
 		log_info_limited("uid %u has --max-per-uid connections: "
 				 "closing the longest idle (pid %d)",
 				 (unsigned)c->uid, (int)idlest->pid);
-		/* its loop closes it; it no longer counts */
+		/* the loop closes it; it no longer counts */
 		conn_cut(idlest);
 		same--;
 	}
@@ -172,11 +163,10 @@ server_link(struct server *s, struct conn *c)
 			s->conns->prev = c;
 		s->conns = c;
 	}
-	pthread_mutex_unlock(&s->conns_lock);
 	return room;
 }
 
-/* Only the role holder of the connection's loop (or shutdown) drops it. */
+/* Only the event loop (or shutdown) drops a connection. */
 static void
 server_drop(struct server *s, struct conn *c)
 {
@@ -186,7 +176,6 @@ server_drop(struct server *s, struct conn *c)
 	for (size_t i = 0; i < ms->n_tokens; i++)
 		jobs_cancel_owner(ms->tokens[i], c);
 	server_unlink(s, c);
-	loop_conn_removed(loops_get(c->loop));
 	atomic_fetch_sub(&s->agent->connections, 1);
 	conn_unref(c);
 }
@@ -217,15 +206,20 @@ server_refuse(int fd, const char *why)
 	close(fd);
 }
 
-/*
- * A new client goes to the loop with the fewest connections and stays
- * there; it is linked before that loop can see it.
- */
+static uint64_t server_conn_due(const struct server *s, const struct conn *c);
+
+/* The loop's next sweep is due by when, at the latest. */
+static void
+server_sweep_by(struct server *s, uint64_t when)
+{
+	if (when < s->next_sweep)
+		s->next_sweep = when;
+}
+
 static void
 server_accept_one(struct server *s, int fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	struct loop *l = loops_least_loaded();
 	socklen_t len = sizeof(struct ucred);
 	struct ucred cr;
 	struct conn *c;
@@ -235,14 +229,13 @@ server_accept_one(struct server *s, int fd)
 		close(fd);
 		return;
 	}
-	if ((c = conn_new(fd, loop_epfd(l))) == NULL) {
+	if ((c = conn_new(fd, s->epfd)) == NULL) {
 		close(fd);
 		return;
 	}
 	c->pid = cr.pid;
 	c->uid = cr.uid;
 	c->gid = cr.gid;
-	c->loop = loop_index(l);
 	server_peer_groups(fd, c);
 	if (!server_peer_allowed(s, c)) {
 		log_warn_limited("refused client pid %d: uid %u is not allowed",
@@ -262,14 +255,13 @@ server_accept_one(struct server *s, int fd)
 		server_refuse(fd, "too many connections");
 		return;
 	}
-	loop_conn_added(l);
 	atomic_fetch_add(&s->agent->connections, 1);
-	log_debug("client pid %d uid %u connected (loop %u)", (int)cr.pid,
-		  (unsigned)cr.uid, loop_index(l));
+	log_debug("client pid %d uid %u connected", (int)cr.pid,
+		  (unsigned)cr.uid);
+	server_sweep_by(s, server_conn_due(s, c));
 	ev.data.ptr = c;
-	if (epoll_ctl(loop_epfd(l), EPOLL_CTL_ADD, fd, &ev) != 0) {
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		log_warn("epoll_ctl: %s", strerror(errno));
-		/* its loop never saw it: nobody else can be dropping it */
 		server_drop(s, c);
 	}
 }
@@ -290,9 +282,9 @@ server_accept(struct server *s)
 		 */
 		log_warn_limited("accept: %s; pausing new connections",
 				 strerror(errno));
-		epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_DEL, s->listen_fd,
-			  NULL);
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
 		s->listen_paused = 1;
+		server_sweep_by(s, jobs_now_ms() + RETRY_INTERVAL_MS);
 	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		log_warn("accept: %s", strerror(errno));
 	}
@@ -303,11 +295,13 @@ server_accept(struct server *s)
  * clock stops, the wait being ours, not a slow sender's.
  */
 static int
-server_paused(struct conn *c)
+server_paused(struct server *s, struct conn *c)
 {
 	if (conn_may_read(c))
 		return 0;
 	c->partial_since_ms = 0;
+	/* a pause for the client memory alone is lifted by a sweep */
+	server_sweep_by(s, jobs_now_ms() + RETRY_INTERVAL_MS);
 	return 1;
 }
 
@@ -319,7 +313,7 @@ server_process_frames(struct server *s, struct conn *c)
 	int r;
 
 	for (;;) {
-		if (server_paused(c))
+		if (server_paused(s, c))
 			return P11A_OK;
 		r = p11a_frame_next(&c->in, s->agent->opt->limits.max_frame,
 				    &f);
@@ -356,7 +350,7 @@ server_read(struct server *s, struct conn *c)
 
 	for (;;) {
 		/* paused: what the socket holds stays there */
-		if (server_paused(c))
+		if (server_paused(s, c))
 			return P11A_OK;
 		p11a_buf_compact(&c->in);
 		/* never ask recv for more than the buffer may still hold */
@@ -398,7 +392,7 @@ server_serve(struct server *s, struct conn *c, uint32_t events)
 {
 	int r = P11A_OK;
 
-	if (server_paused(c))
+	if (server_paused(s, c))
 		return events & (EPOLLHUP | EPOLLERR) ? P11A_ERR_IO : P11A_OK;
 	if (p11a_buf_remaining(&c->in) > 0 &&
 	    server_process_frames(s, c) != P11A_OK)
@@ -406,6 +400,8 @@ server_serve(struct server *s, struct conn *c, uint32_t events)
 	if (r == P11A_OK && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		r = server_read(s, c);
 	conn_count_input(c);
+	/* what it sent moves its deadlines: the sweep must not sleep past */
+	server_sweep_by(s, server_conn_due(s, c));
 	return r;
 }
 
@@ -424,8 +420,7 @@ server_resume_listening(struct server *s)
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_tag};
 
 	if (s->listen_paused &&
-	    epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, s->listen_fd,
-		      &ev) == 0)
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) == 0)
 		s->listen_paused = 0;
 }
 
@@ -454,31 +449,58 @@ server_sweep_verdict(const struct server *s, const struct conn *c, uint64_t now,
 	return NULL;
 }
 
+/* When c's next deadline is due (UINT64_MAX: none). */
+static uint64_t
+server_conn_due(const struct server *s, const struct conn *c)
+{
+	const struct agent_limits *lim = &s->agent->opt->limits;
+	uint64_t idle_ms = (uint64_t)lim->idle_timeout_s * 1000u;
+	uint64_t due = UINT64_MAX, d;
+
+	if (!c->hello_done)
+		due = c->accepted_ms + HELLO_TIMEOUT_MS + 1;
+	if (c->partial_since_ms != 0 &&
+	    (d = c->partial_since_ms + (uint64_t)lim->frame_timeout_s * 1000u +
+		 1) < due)
+		due = d;
+	/* with a request in flight it is not idle; its reply makes it so */
+	if (idle_ms != 0 &&
+	    (d = atomic_load(&c->last_active_ms) + idle_ms + 1) < due)
+		due = d;
+	return due;
+}
+
 /*
- * Close this loop's connections that sat idle, sent half a frame or no
- * HELLO for too long; resume those paused for the client memory alone
- * once it is below --max-memory.
+ * Close the connections that sat idle, sent half a frame or no HELLO for
+ * too long; resume those paused for the client memory alone once it is
+ * below --max-memory.  Sets when the next sweep is due: an idle agent
+ * with no connections has none.
  */
 static void
-server_sweep(struct server *s, const struct loop *l, uint64_t now)
+server_sweep(struct server *s, uint64_t now)
 {
 	struct conn *victims[SWEEP_MAX];
 	const char *why[SWEEP_MAX];
 	int tell[SWEEP_MAX];
 	size_t n = 0;
+	uint64_t next = UINT64_MAX, d;
 
-	pthread_mutex_lock(&s->conns_lock);
-	for (struct conn *c = s->conns; c != NULL && n < SWEEP_MAX;
-	     c = c->next) {
-		if (c->loop != loop_index(l))
-			continue;
-		if ((why[n] = server_sweep_verdict(s, c, now, &tell[n])) !=
-		    NULL)
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		if (n < SWEEP_MAX &&
+		    (why[n] = server_sweep_verdict(s, c, now, &tell[n])) !=
+			    NULL) {
 			victims[n++] = c;
-		else if (conn_is_paused(c))
-			conn_may_read(c);
+			continue;
+		}
+		if (conn_is_paused(c) && !conn_may_read(c) &&
+		    now + RETRY_INTERVAL_MS < next)
+			next = now + RETRY_INTERVAL_MS;
+		if ((d = server_conn_due(s, c)) < next)
+			next = d;
 	}
-	pthread_mutex_unlock(&s->conns_lock);
+	if (n == SWEEP_MAX || s->listen_paused)
+		next = now + RETRY_INTERVAL_MS;
+	s->next_sweep = next;
 	for (size_t i = 0; i < n; i++) {
 		struct conn *c = victims[i];
 
@@ -494,15 +516,6 @@ server_sweep(struct server *s, const struct loop *l, uint64_t now)
 	}
 }
 
-static void
-server_request_stop(struct server *s)
-{
-	pthread_mutex_lock(&s->stop_lock);
-	s->stop = 1;
-	pthread_cond_signal(&s->stop_cv);
-	pthread_mutex_unlock(&s->stop_lock);
-}
-
 /* logrotate moved the audit log away and sent SIGHUP */
 static void
 server_on_hup(struct server *s)
@@ -513,18 +526,14 @@ server_on_hup(struct server *s)
 		audit_reopen();
 }
 
-/* loop_ops: the events of one loop, handled by its role holder. */
 static void
-server_handle(void *ctx, struct loop *l, struct epoll_event *ev, int n)
+server_handle(struct server *s, struct epoll_event *ev, int n)
 {
-	struct server *s = ctx;
-
-	(void)l;
 	for (int i = 0; i < n; i++) {
 		void *tag = ev[i].data.ptr;
 
 		if (tag == &signal_tag)
-			server_request_stop(s);
+			s->stop = 1;
 		else if (tag == &hup_tag)
 			server_on_hup(s);
 		else if (tag == &listen_tag)
@@ -534,46 +543,19 @@ server_handle(void *ctx, struct loop *l, struct epoll_event *ev, int n)
 	}
 }
 
-/* loop_ops: every wake-up; a sweep every SWEEP_INTERVAL_MS per loop. */
-static void
-server_tick(void *ctx, struct loop *l, uint64_t now)
+/* epoll_wait's timeout: until the next sweep is due; -1: none is. */
+static int
+server_wait_ms(const struct server *s, uint64_t now)
 {
-	struct server *s = ctx;
-	uint64_t *next = &s->next_sweep[loop_index(l)];
-
-	if (now < *next)
-		return;
-	server_sweep(s, l, now);
-	if (loop_index(l) == 0)
-		server_resume_listening(s);
-	*next = now + SWEEP_INTERVAL_MS;
+	if (s->next_sweep == UINT64_MAX)
+		return -1;
+	if (s->next_sweep <= now)
+		return 0;
+	return s->next_sweep - now > INT32_MAX ? INT32_MAX
+					       : (int)(s->next_sweep - now);
 }
 
-static const struct loop_ops server_loop_ops = {
-	.handle = server_handle,
-	.tick = server_tick,
-};
-
-/*
- * --loops, or one loop per CPU and at least two, so that two clients
- * signing at once never wait for each other.
- */
-static unsigned
-server_loop_count(const struct agent_options *opt)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (opt->loops != 0)
-		return opt->loops;
-	if (n < 2)
-		return 2;
-	return n > LOOP_MAX ? LOOP_MAX : (unsigned)n;
-}
-
-/*
- * The stop signals stay pending, so that every loop sees them; SIGHUP
- * is read (by loop 0) and so has a descriptor of its own.
- */
+/* SIGTERM and SIGINT stop the agent; SIGHUP reopens the audit log. */
 static int
 server_signal_fds(struct server *s)
 {
@@ -601,27 +583,20 @@ server_setup(struct server *s, struct agent *a, int listen_fd)
 	s->agent = a;
 	s->listen_fd = listen_fd;
 	conn_set_max_memory((size_t)a->opt->limits.max_memory);
+	s->next_sweep = UINT64_MAX;
 	if ((r = server_signal_fds(s)) != P11A_OK)
 		return r;
-	if ((r = loops_init(server_loop_count(a->opt), a->opt->spin_us)) !=
-	    P11A_OK)
-		return r;
-	/* a SIGN job's owner is its connection */
-	jobs_set_batching(conn_hold, conn_release_held);
+	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return P11A_ERR_IO;
 	ev.data.ptr = &listen_tag;
-	if (epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, listen_fd, &ev) !=
-	    0)
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
 		return P11A_ERR_IO;
 	ev.data.ptr = &hup_tag;
-	if (epoll_ctl(loop_epfd(loops_get(0)), EPOLL_CTL_ADD, s->hup_fd, &ev) !=
-	    0)
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->hup_fd, &ev) != 0)
 		return P11A_ERR_IO;
-	/* every loop sees the signal, so all of them stop at once */
 	ev.data.ptr = &signal_tag;
-	for (unsigned i = 0; i < loops_count(); i++)
-		if (epoll_ctl(loop_epfd(loops_get(i)), EPOLL_CTL_ADD,
-			      s->signal_fd, &ev) != 0)
-			return P11A_ERR_IO;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->signal_fd, &ev) != 0)
+		return P11A_ERR_IO;
 	return P11A_OK;
 }
 
@@ -654,7 +629,7 @@ server_drain_all(struct server *s, uint64_t t0, uint64_t by_ms)
 
 /*
  * Requests already queued are answered before the connections close, as
- * far as the time allows (LOOPS_STOP_BY_MS...): clients that never read,
+ * far as the time allows (JOBS_STOP_BY_MS...): clients that never read,
  * or a queue longer than that, cannot hold the agent up.
  */
 static void
@@ -662,14 +637,8 @@ server_shutdown(struct server *s)
 {
 	struct module_set *ms = &s->agent->modules;
 	uint64_t t0 = jobs_now_ms();
-	int loops_stuck;
 
-	/*
-	 * A loop thread still inside a module only finishes its one job
-	 * (its reply holds the connection) and returns; it never reads
-	 * again, so the connections can be drained and closed here.
-	 */
-	loops_stuck = loops_stop(server_ms_until(t0, LOOPS_STOP_BY_MS)) != 0;
+	/* the loop reads no more: the connections are drained and closed */
 	monitor_stop();
 	/*
 	 * A queue too long to finish is answered TIMEOUT by the first
@@ -685,26 +654,42 @@ server_shutdown(struct server *s)
 	server_drain_all(s, t0, DRAIN_BY_MS);
 	while (s->conns != NULL)
 		server_drop(s, s->conns);
-	if (!loops_stuck)
-		loops_free();
+	close(s->epfd);
 	close(s->signal_fd);
 	close(s->hup_fd);
 }
 
+/*
+ * The event loop: the one thread that reads clients.  It sleeps in
+ * epoll_wait until a client, a signal or the next connection deadline
+ * (server_sweep) needs it; requests go to the tokens' queues (jobs.h),
+ * whose workers write the replies.
+ */
 int
 server_run(struct agent *a, int listen_fd)
 {
 	struct server *s = &server;
+	struct epoll_event ev[EVENTS_MAX];
+	int n;
 
-	if (server_setup(s, a, listen_fd) != P11A_OK ||
-	    loops_start(&server_loop_ops, s) != P11A_OK) {
-		log_error("cannot set up the event loops: %s", strerror(errno));
+	if (server_setup(s, a, listen_fd) != P11A_OK) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
 		return P11A_ERR_IO;
 	}
-	pthread_mutex_lock(&s->stop_lock);
-	while (!s->stop)
-		pthread_cond_wait(&s->stop_cv, &s->stop_lock);
-	pthread_mutex_unlock(&s->stop_lock);
+	while (!s->stop) {
+		n = epoll_wait(s->epfd, ev, EVENTS_MAX,
+			       server_wait_ms(s, jobs_now_ms()));
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		if (n > 0)
+			server_handle(s, ev, n);
+		if (jobs_now_ms() >= s->next_sweep) {
+			server_sweep(s, jobs_now_ms());
+			server_resume_listening(s);
+		}
+	}
 	log_info("shutting down");
 	server_shutdown(s);
 	return P11A_OK;

@@ -35,12 +35,7 @@ struct sign_stats {
 
 /* A worker's share of the token: one session in the helper. */
 struct token_session {
-	/*
-	 * Jobs the thread using the session took to run next (jobs.c; under
-	 * the queue's lock), and when its current job started.
-	 */
-	struct job *run;
-	atomic_uint_fast64_t started_ms;
+	struct token *token;
 };
 
 enum token_state {

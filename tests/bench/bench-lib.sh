@@ -63,7 +63,7 @@ bench_setup_token() {
 bench_start_agent() {
 	local workers=$1
 	local -a extra
-	# more p11agentd options, e.g. P11A_BENCH_AGENT_ARGS="--spin 0"
+	# more p11agentd options, e.g. P11A_BENCH_AGENT_ARGS="--workers 4"
 	read -r -a extra <<<"${P11A_BENCH_AGENT_ARGS:-}"
 	p11a_log "p11agentd --workers $workers ${extra[*]}"
 	p11a_start_agent --pin-source env:P11A_PIN --workers "$workers" \
