@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Replies to consecutive requests of one pipelining client are written
-# together after the last of them (docs/DESIGN.md).  When that last one
-# hangs in the token, the replies already made must not wait for it: the
-# monitor writes them within ~100 ms.  One loop and one session, so the
-# two requests run back to back on the same thread; the second hangs
-# (hang_after 1) and is answered TIMEOUT after --request-timeout.
+# Two pipelined requests of one client on a token with one session: the
+# first is signed, the second hangs in the token (hang_after 1).  The
+# first reply must go out at once, not wait behind the hung request
+# (replies were once held to be written together); the second is
+# answered TIMEOUT after --request-timeout.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 command -v python3 >/dev/null 2>&1 || p11a_skip "python3 not installed"
 
 fault_setup
-fault_start_one_ec --workers 1 --loops 1 \
+fault_start_one_ec --workers 1 \
 	--request-timeout 2
 a=$FAULT_ID
 

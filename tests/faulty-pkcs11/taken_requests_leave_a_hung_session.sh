@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# A thread that signs for one session takes a pipelining client's later
-# requests with the first (docs/DESIGN.md, "Runs").  When the first hangs
-# in the token, the others must not wait behind it: after 100 ms the
-# monitor puts them back on the queue and the token's other session
-# signs them.  One loop, two sessions; the first of 8 requests sent in
-# one write hangs (hang_one 0) and is answered TIMEOUT after
-# --request-timeout; the 7 others are signed long before that.
+# Eight pipelined requests of one client on a token with two sessions;
+# the first hangs in the token (hang_one 0).  The others must not wait
+# behind it: the token's other session signs them (workers take one
+# request at a time; runs of a client's requests taken together were
+# once stuck behind their first).  The hung one is answered TIMEOUT
+# after --request-timeout; the 7 others are signed long before that.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 command -v python3 >/dev/null 2>&1 || p11a_skip "python3 not installed"
 
 fault_setup
-fault_start_one_ec --workers 2 --loops 1 \
+fault_start_one_ec --workers 2 \
 	--request-timeout 3
 a=$FAULT_ID
 
