@@ -1,7 +1,8 @@
 /*
  * p11agent: command-line client of p11agentd.
  *
- *   p11agent [--socket PATH] list | sign | status | lock | unlock
+ *   p11agent [--socket PATH] list | sign | status | lock | unlock |
+ *            export-key | export-cert | connect | tunnel
  *
  * Each subcommand is one handler in the table at the bottom; main() only
  * parses the global options and dispatches.  Exit codes are stable and
@@ -21,10 +22,13 @@
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "p11agent/client.h"
 #include "cmd_tls.h"
+#include "provider/keyfile.h"
+#include "provider/prov.h"
 
 #define PROG "p11agent"
 #define PATH_MAX_LEN 108 /* sizeof(sun_path) */
@@ -930,6 +934,151 @@ out:
 	return rc;
 }
 
+/* ---- export-key / export-cert ------------------------------------------ */
+
+/* Returns -1 when the arguments are good, else an exit code. */
+static int
+parse_export(const struct command *cmd, int argc, char **argv,
+	     const char **identity)
+{
+	static const struct option opts[] = {
+		{"identity", required_argument, NULL, 'i'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	*identity = NULL;
+	while ((ch = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+		if (ch == 'i')
+			*identity = optarg;
+		else if (ch == 'h')
+			return command_help(cmd);
+		else
+			return usage_error(cmd);
+	}
+	if (optind != argc || *identity == NULL)
+		return usage_error(cmd);
+	return -1;
+}
+
+/*
+ * The identity that name (an id, a pkcs11: URI or a p11agent: key URI)
+ * names, matched as the provider matches key URIs; *index into list,
+ * which the caller frees.  Returns an exit code.
+ */
+static int
+find_identity(struct ctx *ctx, const char *name,
+	      struct p11a_identity_list *list, size_t *index)
+{
+	struct p11a_key_uri uri;
+	char *text = NULL;
+	int r, rc;
+
+	if ((rc = connect_agent(ctx)) != EXIT_OK)
+		return rc;
+	if ((r = p11a_client_list(ctx->c, list)) != P11A_OK)
+		return report(ctx, r, "list");
+	if (strncmp(name, P11A_URI_PREFIX, strlen(P11A_URI_PREFIX)) == 0)
+		r = p11a_key_uri_parse(name, &uri);
+	else if ((text = malloc(strlen(P11A_URI_PREFIX) + strlen(name) + 1)) ==
+		 NULL)
+		r = P11A_ERR_NO_MEMORY;
+	else {
+		sprintf(text, "%s%s", P11A_URI_PREFIX, name);
+		r = p11a_key_uri_parse(text, &uri);
+	}
+	free(text);
+	if (r == P11A_ERR_INVALID_ARGUMENT) {
+		say("not an identity id or pkcs11: URI: %s", name);
+		return EXIT_USAGE;
+	}
+	if (r == P11A_OK) {
+		r = p11a_key_uri_find(&uri, list, index);
+		p11a_key_uri_clear(&uri);
+	}
+	if (r == P11A_ERR_IDENTITY_NOT_FOUND)
+		say("identity not found: %s", name);
+	else if (r == P11A_ERR_IDENTITY_AMBIGUOUS)
+		say("identity is ambiguous: %s (name it by its id)", name);
+	else if (r != P11A_OK)
+		say("%s", p11a_strerror(r));
+	return exit_for(r);
+}
+
+/* Write the key file of identity id to stdout; an exit code. */
+static int
+write_key_file(const struct p11a_identity *id)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int rc = EXIT_ERROR;
+
+	if (p11a_keyfile_encode(id->id, id->uri, &der, &len) != P11A_OK)
+		say("export-key: cannot write a key file for identity %s",
+		    id->id);
+	else if (PEM_write(stdout, P11A_KEYFILE_PEM_LABEL, "", der,
+			   (long)len) <= 0)
+		say("export-key: cannot write to stdout");
+	else
+		rc = EXIT_OK;
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* Write the certificate of identity id to stdout (PEM); an exit code. */
+static int
+write_cert(const struct p11a_identity *id)
+{
+	const unsigned char *p = id->cert;
+	X509 *x = NULL;
+	int rc = EXIT_ERROR;
+
+	if (id->cert == NULL || id->cert_len == 0)
+		say("export-cert: identity %s has no certificate on its token",
+		    id->id);
+	else if (id->cert_len > INPUT_MAX ||
+		 (x = d2i_X509(NULL, &p, (long)id->cert_len)) == NULL)
+		say("export-cert: the certificate of identity %s is unreadable",
+		    id->id);
+	else if (PEM_write_X509(stdout, x) <= 0)
+		say("export-cert: cannot write to stdout");
+	else
+		rc = EXIT_OK;
+	X509_free(x);
+	return rc;
+}
+
+/* export-key and export-cert: find the identity, write what it has. */
+static int
+run_export(struct ctx *ctx, const char *name, int argc, char **argv,
+	   int (*write)(const struct p11a_identity *))
+{
+	struct p11a_identity_list list = {0};
+	const char *identity;
+	size_t i = 0;
+	int rc;
+
+	if ((rc = parse_export(find_command(name), argc, argv, &identity)) >= 0)
+		return rc;
+	if ((rc = find_identity(ctx, identity, &list, &i)) == EXIT_OK)
+		rc = write(&list.items[i]);
+	p11a_identity_list_free(&list);
+	return rc;
+}
+
+static int
+cmd_export_key(struct ctx *ctx, int argc, char **argv)
+{
+	return run_export(ctx, "export-key", argc, argv, write_key_file);
+}
+
+static int
+cmd_export_cert(struct ctx *ctx, int argc, char **argv)
+{
+	return run_export(ctx, "export-cert", argc, argv, write_cert);
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 /* connect and tunnel live in cmd_connect.c and cmd_tunnel.c */
@@ -966,6 +1115,15 @@ static const struct command commands[] = {
 	 "--pin-source names a file (its first line) or an environment\n"
 	 "variable.\n"
 	 "  --token URI   only the tokens matching this pkcs11: URI\n"},
+	{"export-key", PROG " export-key", cmd_export_key, "--identity ID|URI",
+	 "Write a key file for an identity to stdout: a PEM file that names\n"
+	 "the identity (no secret in it).  With the provider active\n"
+	 "(openssl.cnf), programs that load private key files with OpenSSL\n"
+	 "(curl --key, Python's ssl, stunnel, nginx) use the agent's key.\n"},
+	{"export-cert", PROG " export-cert", cmd_export_cert,
+	 "--identity ID|URI",
+	 "Write the identity's certificate (from its token) to stdout, as "
+	 "PEM.\n"},
 	{"connect", PROG " connect", cmd_connect, P11A_CONNECT_SYNOPSIS,
 	 p11a_connect_help},
 	{"tunnel", PROG " tunnel", cmd_tunnel, P11A_TUNNEL_SYNOPSIS,
@@ -993,7 +1151,7 @@ usage(FILE *f)
 	fprintf(f, "usage: " PROG " [--socket PATH] COMMAND [ARGS]\n\n"
 		   "Commands:\n");
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-7s %s\n", commands[i].name,
+		fprintf(f, "  %-11s %s\n", commands[i].name,
 			commands[i].synopsis);
 	fprintf(f, "\nThe socket defaults to $P11AGENT_SOCK, else "
 		   "$XDG_RUNTIME_DIR/p11agent/agent.sock.\n"

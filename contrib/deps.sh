@@ -19,6 +19,7 @@ P11A_PACKAGES=(
 	libinih-dev                # the configuration file (agent/config.c)
 	pinentry-curses            # tests/config: a real pinentry on a pty
 	curl                       # tests/tls: a plain client through p11agent tunnel
+	stunnel4 nginx             # tests/tls: programs that take keys only as files
 	libp11-dev libengine-pkcs11-openssl libnss3-tools openvpn # tests/pkcs11: consumers of the module
 	strace                     # tests/integration: the client never polls while it waits
 	openjdk-17-jdk-headless    # tests/pkcs11: Java (SunPKCS11, keytool, JSSE)

@@ -16,6 +16,9 @@
  *   sigalg.c     (key, padding, digest) -> TLS scheme, AlgorithmIdentifier
  *   signature.c  signature operations; TLS 1.3 CertificateVerify detection
  *   store.c      the OSSL_STORE loader for p11agent: URIs
+ *   decoder.c    the decoders of key files that name an identity
+ *                (keyfile.c holds their format)
+ *   lookup.c     the identity a key URI names, for store.c and decoder.c
  *
  * Internal functions return p11a_err codes (0 on success); only OpenSSL
  * entry points return OpenSSL's 1/0, after raising an error with
@@ -164,12 +167,25 @@ int p11a_key_has_scheme(const struct p11a_key *k, uint16_t scheme);
 /* The OpenSSL key type name: "RSA", "EC", "ED25519". */
 const char *p11a_key_type_name(uint8_t type);
 
-/* keymgmt.c, signature.c, store.c: dispatch tables */
+/* lookup.c */
+/*
+ * The key of the one available identity uri names; on failure an error
+ * is raised that starts with what (the URI or file, for the user).
+ */
+int p11a_key_lookup(const struct p11a_prov *prov,
+		    const struct p11a_key_uri *uri, const char *what,
+		    struct p11a_key **out);
+
+/* keymgmt.c, signature.c, store.c, decoder.c: dispatch tables */
 extern const OSSL_DISPATCH p11a_keymgmt_rsa_functions[];
 extern const OSSL_DISPATCH p11a_keymgmt_ec_functions[];
 extern const OSSL_DISPATCH p11a_keymgmt_ed25519_functions[];
 extern const OSSL_DISPATCH p11a_signature_functions[];
 extern const OSSL_DISPATCH p11a_store_functions[];
+extern const OSSL_DISPATCH p11a_decoder_pem_functions[];
+extern const OSSL_DISPATCH p11a_decoder_rsa_functions[];
+extern const OSSL_DISPATCH p11a_decoder_ec_functions[];
+extern const OSSL_DISPATCH p11a_decoder_ed25519_functions[];
 
 /* sigalg.c */
 enum p11a_pad { P11A_PAD_PKCS1 = 1, P11A_PAD_PSS, P11A_PAD_NONE };

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 
+#include "keyfile.h"
 #include "prov.h"
 
 #define P11A_PROV_VERSION P11A_VERSION
@@ -99,12 +100,17 @@ prov_reason_strings(void *provctx)
 
 /* ---- algorithms ---------------------------------------------------------- */
 
+/* The names of the key types, as the default provider spells them. */
+#define NAMES_RSA "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+#define NAMES_EC "EC:id-ecPublicKey:1.2.840.10045.2.1"
+#define NAMES_ED25519 "ED25519:1.3.101.112"
+
 static const OSSL_ALGORITHM keymgmt_algs[] = {
-	{"RSA:rsaEncryption:1.2.840.113549.1.1.1", P11A_PROV_PROPS,
-	 p11a_keymgmt_rsa_functions, "p11agent RSA key"},
-	{"EC:id-ecPublicKey:1.2.840.10045.2.1", P11A_PROV_PROPS,
-	 p11a_keymgmt_ec_functions, "p11agent EC key"},
-	{"ED25519:1.3.101.112", P11A_PROV_PROPS, p11a_keymgmt_ed25519_functions,
+	{NAMES_RSA, P11A_PROV_PROPS, p11a_keymgmt_rsa_functions,
+	 "p11agent RSA key"},
+	{NAMES_EC, P11A_PROV_PROPS, p11a_keymgmt_ec_functions,
+	 "p11agent EC key"},
+	{NAMES_ED25519, P11A_PROV_PROPS, p11a_keymgmt_ed25519_functions,
 	 "p11agent Ed25519 key"},
 	{NULL, NULL, NULL, NULL},
 };
@@ -116,6 +122,27 @@ static const OSSL_ALGORITHM signature_algs[] = {
 	 "ECDSA by the agent"},
 	{P11A_SIG_ED25519, P11A_PROV_PROPS, p11a_signature_functions,
 	 "Ed25519 by the agent"},
+	{NULL, NULL, NULL, NULL},
+};
+
+/*
+ * Key files (decoder.c): PEM to the DER of our structure, then DER to a
+ * key of each type.  The structure property keeps the DER decoders away
+ * from every other DER, and other decoders away from ours.
+ */
+#define DECODER_PEM_PROPS P11A_PROV_PROPS ",input=pem"
+#define DECODER_DER_PROPS                                                      \
+	P11A_PROV_PROPS ",input=der,structure=" P11A_KEYFILE_STRUCTURE
+
+static const OSSL_ALGORITHM decoder_algs[] = {
+	{"DER", DECODER_PEM_PROPS, p11a_decoder_pem_functions,
+	 "p11agent key file (PEM) to DER"},
+	{NAMES_RSA, DECODER_DER_PROPS, p11a_decoder_rsa_functions,
+	 "p11agent key file to RSA key"},
+	{NAMES_EC, DECODER_DER_PROPS, p11a_decoder_ec_functions,
+	 "p11agent key file to EC key"},
+	{NAMES_ED25519, DECODER_DER_PROPS, p11a_decoder_ed25519_functions,
+	 "p11agent key file to Ed25519 key"},
 	{NULL, NULL, NULL, NULL},
 };
 
@@ -146,6 +173,8 @@ prov_query(void *provctx, int operation_id, int *no_cache)
 		return signature_algs;
 	case OSSL_OP_STORE:
 		return store_algs;
+	case OSSL_OP_DECODER:
+		return decoder_algs;
 	default:
 		return NULL;
 	}

@@ -95,70 +95,6 @@ store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
 	return 1;
 }
 
-/* ---- finding the identity ------------------------------------------------ */
-
-/* Explain an identity that cannot be had; returns 0. */
-static int
-lookup_failed(struct storectx *s, int r, const char *msg)
-{
-	if (r == P11A_ERR_IDENTITY_NOT_FOUND && p11a_agent_needs_unlock())
-		r = P11A_ERR_LOCKED;
-	switch (r) {
-	case P11A_ERR_LOCKED:
-		p11a_prov_raise(s->prov, r,
-				"%s: the agent is locked (run 'p11agent "
-				"unlock')",
-				s->text);
-		break;
-	case P11A_ERR_IDENTITY_NOT_FOUND:
-		p11a_prov_raise(s->prov, r,
-				"%s: no such identity in the agent (see "
-				"'p11agent list')",
-				s->text);
-		break;
-	case P11A_ERR_IDENTITY_AMBIGUOUS:
-		p11a_prov_raise(s->prov, r,
-				"%s: several identities match; name one by "
-				"its id",
-				s->text);
-		break;
-	default:
-		p11a_prov_raise_agent(s->prov, r, "cannot reach p11agentd",
-				      msg);
-	}
-	return 0;
-}
-
-static int
-lookup(struct storectx *s)
-{
-	struct p11a_identity_list list;
-	char msg[256];
-	size_t i = 0;
-	int r;
-
-	if ((r = p11a_agent_list(&list, msg, sizeof(msg))) != P11A_OK)
-		return lookup_failed(s, r, msg);
-	if ((r = p11a_key_uri_find(&s->uri, &list, &i)) != P11A_OK)
-		goto out;
-	/*
-	 * A locked identity would only fail at the first signature, in the
-	 * middle of a handshake: refuse it now, before any connection.
-	 */
-	if (!(list.items[i].flags & P11A_IDENTITY_AVAILABLE)) {
-		r = P11A_ERR_LOCKED;
-		goto out;
-	}
-	if ((r = p11a_key_from_identity(s->prov, &list.items[i], &s->key)) !=
-	    P11A_OK)
-		snprintf(msg, sizeof(msg),
-			 "identity %s has no usable public key",
-			 list.items[i].id);
-out:
-	p11a_identity_list_free(&list);
-	return r == P11A_OK ? 1 : lookup_failed(s, r, msg);
-}
-
 /* ---- yielding objects ---------------------------------------------------- */
 
 static int
@@ -212,7 +148,8 @@ store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
 
 	(void)pw_cb;
 	(void)pw_cbarg;
-	if (s->key == NULL && !lookup(s)) {
+	if (s->key == NULL &&
+	    p11a_key_lookup(s->prov, &s->uri, s->text, &s->key) != P11A_OK) {
 		s->step = STEP_DONE;
 		return 0;
 	}

@@ -103,24 +103,7 @@ echo "ok: unknown, ambiguous and malformed URIs are named"
 
 # the openssl.cnf snippet of docs/TLS.md, the socket given there
 cnf=$P11A_TMP/openssl.cnf
-cat >"$cnf" <<EOF
-openssl_conf = openssl_init
-
-[openssl_init]
-providers = provider_sect
-
-[provider_sect]
-default = default_sect
-p11agent = p11agent_sect
-
-[default_sect]
-activate = 1
-
-[p11agent_sect]
-module = $P11A_PROVIDER_DIR/p11agent.so
-socket = $P11AGENT_SOCK
-activate = 1
-EOF
+tls_openssl_cnf "$cnf"
 id=$(p11a_identity_id k-p256)
 OPENSSL_CONF=$cnf P11AGENT_SOCK='' tls_openssl pkeyutl -sign \
 	-inkey "p11agent:$id" -in "$msg.sha256" -pkeyopt digest:sha256 \

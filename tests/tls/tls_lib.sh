@@ -337,3 +337,140 @@ tls_handshake_matrix() {
 		done
 	done
 }
+
+# ---- key files (docs/TLS.md, "Key files") ----------------------------------
+
+TLS_CNF= # the openssl.cnf of docs/TLS.md: default, then p11agent
+declare -A TLS_KF_PORT # "server/version" -> port, of tls_key_file_servers
+
+# A stock program that loads our provider module (tls_openssl, for any
+# program): the sanitizer runtime preloaded in sanitizer builds.
+tls_stock() {
+	if [[ -n ${P11A_TLS_PRELOAD:-} ]]; then
+		LD_PRELOAD=$P11A_TLS_PRELOAD ASAN_OPTIONS=detect_leaks=0 "$@"
+	else
+		"$@"
+	fi
+}
+
+# tls_openssl_cnf FILE: the openssl.cnf snippet of docs/TLS.md, the
+# agent socket set in it (so that a program that clears its environment,
+# like nginx's workers, still finds the agent).
+tls_openssl_cnf() {
+	cat >"$1" <<CNF
+openssl_conf = openssl_init
+
+[openssl_init]
+providers = provider_sect
+
+[provider_sect]
+default = default_sect
+p11agent = p11agent_sect
+
+[default_sect]
+activate = 1
+
+[p11agent_sect]
+module = $P11A_PROVIDER_DIR/p11agent.so
+socket = $P11AGENT_SOCK
+activate = 1
+CNF
+}
+
+# tls_key_files NAME...: TLS_CNF (tls_openssl_cnf), and for every key
+# NAME the key file $TLS_DIR/NAME.key.pem (`p11agent export-key`) and its
+# certificate $TLS_DIR/NAME.cert.pem (`p11agent export-cert`), which must
+# be the token's.
+tls_key_files() {
+	local name id
+	TLS_CNF=$P11A_TMP/openssl.cnf
+	tls_openssl_cnf "$TLS_CNF"
+	p11a_list
+	for name in "$@"; do
+		id=$(p11a_identity_id "$name")
+		"$P11AGENT" export-key --identity "$id" >"$TLS_DIR/$name.key.pem" ||
+			p11a_fail "export-key $name"
+		"$P11AGENT" export-cert --identity "pkcs11:object=$name" \
+			>"$TLS_DIR/$name.cert.pem" || p11a_fail "export-cert $name"
+		cmp -s <(openssl x509 -in "$TLS_DIR/$name.cert.pem" -outform DER) \
+			<(openssl x509 -in "$TLS_DIR/$name.pem" -outform DER) ||
+			p11a_fail "export-cert $name: not the token's certificate"
+	done
+}
+
+# Four servers that require and verify a client certificate from the test
+# CA: gnutls-serv and openssl s_server, each for TLS 1.2 (RSA with PKCS#1
+# v1.5 only) and TLS 1.3; ports in TLS_KF_PORT[gnutls/tls1_2] etc.
+tls_key_file_servers() {
+	local no_pss=-SIGN-RSA-PSS-RSAE-SHA256:-SIGN-RSA-PSS-RSAE-SHA384:-SIGN-RSA-PSS-RSAE-SHA512:-SIGN-RSA-PSS-SHA256:-SIGN-RSA-PSS-SHA384:-SIGN-RSA-PSS-SHA512
+	local pkcs1=RSA+SHA256:RSA+SHA384:RSA+SHA512:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512
+	command -v gnutls-serv >/dev/null 2>&1 || p11a_skip "gnutls-serv not installed"
+	tls_gnutls_serv g12 --require-client-cert --verify-client-cert \
+		--x509cafile "$TLS_DIR/ca.pem" \
+		--priority "NORMAL:-VERS-ALL:+VERS-TLS1.2:$no_pss"
+	TLS_KF_PORT[gnutls/tls1_2]=$TLS_PORT
+	tls_gnutls_serv g13 --require-client-cert --verify-client-cert \
+		--x509cafile "$TLS_DIR/ca.pem" --priority "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+	TLS_KF_PORT[gnutls/tls1_3]=$TLS_PORT
+	tls_s_server s12 -tls1_2 -Verify 1 -verify_return_error \
+		-CAfile "$TLS_DIR/ca.pem" -client_sigalgs "$pkcs1"
+	TLS_KF_PORT[s_server/tls1_2]=$TLS_PORT
+	tls_s_server s13 -tls1_3 -Verify 1 -verify_return_error \
+		-CAfile "$TLS_DIR/ca.pem"
+	TLS_KF_PORT[s_server/tls1_3]=$TLS_PORT
+}
+
+# The server/version/key combinations the key file tests run.
+tls_key_file_cases() {
+	local server version name
+	for server in gnutls s_server; do
+		for version in tls1_2 tls1_3; do
+			for name in k-rsa k-p256; do
+				echo "$server $version $name"
+			done
+		done
+	done
+}
+
+# For proxies (stunnel, nginx): the local port of each case,
+# TLS_KF_LOCAL[server/version/name], and the client that sends plain HTTP
+# there with curl (an FN for tls_key_file_matrix).
+declare -A TLS_KF_LOCAL
+tls_key_file_via_proxy() {
+	local rc=0
+	TLS_OUT=$(curl -sS --max-time 20 \
+		"http://127.0.0.1:${TLS_KF_LOCAL[$1/$2/$3]}/" 2>&1) || rc=$?
+	return "$rc"
+}
+
+# tls_start_proxy LOG READY-ERE CMD...: start a proxy (with TLS_CNF) and
+# wait until its log says it is ready.
+tls_start_proxy() {
+	local log=$1 ready=$2
+	shift 2
+	OPENSSL_CONF=$TLS_CNF tls_stock "$@" </dev/null >"$log" 2>&1 &
+	tls_track $!
+	TLS_LOG=$log
+	tls_wait_log "$log" "$ready"
+}
+
+# tls_key_file_matrix CLIENT EXE-ERE FN: for every case, FN SERVER VERSION
+# NAME runs the client (key file $TLS_DIR/NAME.key.pem, certificate
+# $TLS_DIR/NAME.cert.pem) against the server on TLS_KF_PORT[SERVER/VERSION]
+# and leaves the server's page in TLS_OUT; the page must show CN=NAME and
+# the audit log exactly one signature for EXE with the expected scheme.
+tls_key_file_matrix() {
+	local label=$1 exe=$2 fn=$3 server version name before what n=0
+	while read -r server version name; do
+		what="$label $server $version $name"
+		before=$(tls_audit_count)
+		"$fn" "$server" "$version" "$name" ||
+			p11a_fail "$what: the client failed: $TLS_OUT"
+		tls_expect_client_cn "$name" "$what"
+		tls_expect_signed "$before" "$exe" \
+			"$(tls_scheme_for "$version" "$name")" "$what"
+		n=$((n + 1))
+		echo "ok: $what"
+	done < <(tls_key_file_cases)
+	echo "ok: $n handshakes of $label with key files, each verified by the server and audited"
+}
