@@ -1,10 +1,10 @@
 /*
  * A client connection.  The event loop owns reading; any thread (a
- * token's worker, the monitor) may send a reply.  Replies are written straight to the socket when it takes
- * them, otherwise kept in the output buffer and written by the loop when
- * the socket is writable.  The descriptor is closed only when the last
- * reference is dropped, so a worker finishing late never writes to a
- * reused descriptor.
+ * token's worker, the monitor) may send a reply.  Replies are written straight
+ * to the socket when it takes them, otherwise kept in the output buffer and
+ * written by the loop when the socket is writable.  The descriptor is closed
+ * only when the last reference is dropped, so a worker finishing late never
+ * writes to a reused descriptor.
  */
 #ifndef P11A_AGENT_CONN_H
 #define P11A_AGENT_CONN_H

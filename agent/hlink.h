@@ -95,8 +95,7 @@ int hlink_start(const char *module, const struct hlink_config *cfg,
  * Called on the reader thread after the helper was restarted (state
  * READY, generation moved on): it must not wait for the link.
  */
-void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx),
-			    void *ctx);
+void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx), void *ctx);
 
 const CK_INFO *hlink_module_info(const struct hlink *h);
 /* The tokens of the first HELLO; their slots stay valid across restarts. */

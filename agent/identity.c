@@ -289,7 +289,8 @@ registry_add(struct identity *id, int *added, struct identity **twin)
 		if (strcmp(reg.items[i]->id, id->id) != 0)
 			continue;
 		if (identity_same_key(reg.items[i], id)) {
-			/* the handle first: a reader takes the generation first */
+			/* the handle first: a reader takes the generation first
+			 */
 			atomic_store(&reg.items[i]->key, atomic_load(&id->key));
 			atomic_store(&reg.items[i]->key_gen,
 				     atomic_load(&id->key_gen));
@@ -377,8 +378,7 @@ key_record_decode(struct p11a_buf *b, struct key_record *k)
 	    (e = p11a_buf_get_cstring(b, &k->curve)) != P11A_OK ||
 	    (e = p11a_buf_get_bytes_view(b, &k->spki, &k->spki_len)) !=
 		    P11A_OK ||
-	    (e = p11a_buf_get_bytes_view(b, &k->cert, &k->cert_len)) !=
-		    P11A_OK)
+	    (e = p11a_buf_get_bytes_view(b, &k->cert, &k->cert_len)) != P11A_OK)
 		return e;
 	if (memchr(k->label, 0, k->label_len) != NULL)
 		return P11A_ERR_PROTOCOL; /* a label is text */

@@ -31,8 +31,8 @@ struct job_queue {
 	 * Owners with queued jobs, served in turn: a worker takes the
 	 * first job of the owner at ring, and the ring moves on by one.
 	 */
-	struct owner_q *ring; /* the last served; ring->next is next */
-	struct job *tracked;  /* started jobs with a deadline */
+	struct owner_q *ring;	   /* the last served; ring->next is next */
+	struct job *tracked;	   /* started jobs with a deadline */
 	uint64_t last_progress_ms; /* a job started or finished */
 	unsigned pending;
 	int stopping;
@@ -168,8 +168,7 @@ jobs_start(struct token *t)
 	struct job_queue *q;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
-	    (q->threads = calloc(t->n_sessions, sizeof(*q->threads))) ==
-		    NULL) {
+	    (q->threads = calloc(t->n_sessions, sizeof(*q->threads))) == NULL) {
 		free(q);
 		return P11A_ERR_NO_MEMORY;
 	}
@@ -273,16 +272,16 @@ static uint64_t
 jobs_stall_due_locked(const struct job_queue *q, const struct owner_q *o)
 {
 	const struct job *j = o->head;
-	uint64_t since = j->queued_ms > q->last_progress_ms ? j->queued_ms
-							     : q->last_progress_ms;
+	uint64_t since = j->queued_ms > q->last_progress_ms
+				 ? j->queued_ms
+				 : q->last_progress_ms;
 
 	return j->timeout_ms == 0 ? UINT64_MAX : since + j->timeout_ms;
 }
 
 /* Take the queued jobs that waited too long; returns the next due time. */
 static uint64_t
-jobs_take_stalled_locked(struct job_queue *q, uint64_t now_ms,
-			 struct job **out)
+jobs_take_stalled_locked(struct job_queue *q, uint64_t now_ms, struct job **out)
 {
 	uint64_t next_due = UINT64_MAX, due;
 	struct owner_q *o, *prev;

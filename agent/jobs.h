@@ -14,9 +14,9 @@
  * the monitor answers it with its expire() when the deadline passes
  * first.  A queued job times out only when the token makes no progress
  * (no job started or finished) for its timeout: a token whose every
- * session hangs does not keep its queue waiting for ever.  Whoever answers a job first claims it (job_claim); the other
- * side then stays silent.  A job carries the function that performs it;
- * that function owns and frees the job.
+ * session hangs does not keep its queue waiting for ever.  Whoever answers a
+ * job first claims it (job_claim); the other side then stays silent.  A job
+ * carries the function that performs it; that function owns and frees the job.
  */
 #ifndef P11A_AGENT_JOBS_H
 #define P11A_AGENT_JOBS_H

@@ -248,7 +248,7 @@ modules_load(const struct agent_options *opt, unsigned sessions,
 	memset(ms, 0, sizeof(*ms));
 	if (opt->n_modules == 0 &&
 	    (r = modules_registered(&reg, &n_reg)) != P11A_OK)
-		return r;
+		goto out;
 	for (size_t i = 0; i < opt->n_modules && r == P11A_OK; i++) {
 		if (!module_path_allowed(opt, opt->modules[i], real))
 			r = P11A_ERR_DENIED;
@@ -258,6 +258,7 @@ modules_load(const struct agent_options *opt, unsigned sessions,
 	/* p11-kit's own configuration chose these: no allow-list */
 	for (size_t i = 0; i < n_reg && r == P11A_OK; i++)
 		r = module_start(reg[i], 0, &cfg, ms);
+out:
 	paths_free(reg, n_reg);
 	return r;
 }

@@ -129,8 +129,9 @@ sign_job_reply(struct sign_job *sj, int r, const struct signer_result *res)
 /*
  * Repair what a failed C_Sign says was lost, so the request can be tried
  * once more: the login (a token reset; log in again with the cached PIN,
- * which a refused PIN wipes, so this never loops) or the key handles (the helper was restarted, or the
- * token renumbered its objects: log in and list the keys again).
+ * which a refused PIN wipes, so this never loops) or the key handles (the
+ * helper was restarted, or the token renumbered its objects: log in and list
+ * the keys again).
  */
 static int
 sign_recover(struct token *t, CK_RV rv)

@@ -47,9 +47,9 @@ struct server {
 	struct agent *agent;
 	int epfd;
 	int listen_fd;
-	int signal_fd;	   /* SIGTERM, SIGINT: stop */
-	int hup_fd;	   /* SIGHUP: reopen the audit log */
-	int listen_paused; /* out of descriptors: not accepting */
+	int signal_fd;	     /* SIGTERM, SIGINT: stop */
+	int hup_fd;	     /* SIGHUP: reopen the audit log */
+	int listen_paused;   /* out of descriptors: not accepting */
 	uint64_t next_sweep; /* when a connection deadline is next due */
 	struct conn *conns;  /* every open connection */
 	int stop;
@@ -486,9 +486,8 @@ server_sweep(struct server *s, uint64_t now)
 	uint64_t next = UINT64_MAX, d;
 
 	for (struct conn *c = s->conns; c != NULL; c = c->next) {
-		if (n < SWEEP_MAX &&
-		    (why[n] = server_sweep_verdict(s, c, now, &tell[n])) !=
-			    NULL) {
+		if (n < SWEEP_MAX && (why[n] = server_sweep_verdict(
+					      s, c, now, &tell[n])) != NULL) {
 			victims[n++] = c;
 			continue;
 		}

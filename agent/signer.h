@@ -30,7 +30,7 @@ int signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 struct signer_result {
 	uint8_t sig[SIGNER_MAX_SIG];
 	size_t sig_len;
-	CK_RV rv;	/* the module's answer, for logs and retries */
+	CK_RV rv;      /* the module's answer, for logs and retries */
 	char why[320]; /* for the client when it failed; "" : the rv says */
 };
 

@@ -57,10 +57,10 @@ struct token {
 
 	pthread_mutex_t lock;	    /* pin, generation */
 	pthread_mutex_t login_lock; /* one C_Login or C_Logout at a time */
-	atomic_int state;    /* enum token_state, read without the lock */
-	struct pin pin;	     /* cached PIN, wiped on LOCK */
-	unsigned generation; /* bumped by LOCK: a login begun before it
-				must not mark the token ready */
+	atomic_int state;      /* enum token_state, read without the lock */
+	struct pin pin;	       /* cached PIN, wiped on LOCK */
+	unsigned generation;   /* bumped by LOCK: a login begun before it
+				  must not mark the token ready */
 	atomic_uint login_gen; /* the helper generation it last logged in
 				  (or listed its keys) on; 0: none */
 
@@ -84,9 +84,9 @@ struct identity {
 	struct token *token;
 	const struct identity_rule *rule; /* policy; NULL: none */
 	char id[33];			  /* 32 hex characters */
-	atomic_ulong key; /* CK_OBJECT_HANDLE of the private key */
+	atomic_ulong key;    /* CK_OBJECT_HANDLE of the private key */
 	atomic_uint key_gen; /* the helper generation key belongs to */
-	uint8_t *ck_id;	  /* CKA_ID */
+	uint8_t *ck_id;	     /* CKA_ID */
 	size_t ck_id_len;
 	char *label;		     /* CKA_LABEL */
 	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */

@@ -134,8 +134,8 @@ read_public(const char *path)
 
 /* DER ECDSA or raw Ed25519 over msg, as the scheme says. */
 static int
-verify_one(EVP_PKEY *pub, const struct p11a_scheme_info *sc,
-	   const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
+verify_one(EVP_PKEY *pub, const struct p11a_scheme_info *sc, const uint8_t *msg,
+	   size_t len, const uint8_t *sig, size_t sig_len)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	const char *md = sc->hash == P11A_HASH_SHA256	? "SHA256"
@@ -143,8 +143,8 @@ verify_one(EVP_PKEY *pub, const struct p11a_scheme_info *sc,
 			 : sc->hash == P11A_HASH_SHA512 ? "SHA512"
 							: NULL;
 	int ok = ctx != NULL &&
-		 EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pub, NULL) ==
-			 1 &&
+		 EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, pub,
+					 NULL) == 1 &&
 		 EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;
 
 	EVP_MD_CTX_free(ctx);
@@ -174,7 +174,7 @@ cmd_load(p11a_client *c, char **argv)
 		goto out;
 	req.data = msg;
 	req.data_len = sizeof(msg);
-	end = now_us() + (uint64_t)atoi(argv[3]) * 1000000u;
+	end = now_us() + strtoull(argv[3], NULL, 10) * 1000000u;
 	while (now_us() < end && n < cap) {
 		RAND_bytes(msg, sizeof(msg));
 		t0 = now_us();
@@ -221,7 +221,7 @@ print_words(uint32_t flags, const char *const names[], size_t n)
 static int
 cmd_token_flags(p11a_client *c, const char *label)
 {
-	static const char *const names[] = {"present", "logged-in",
+	static const char *const names[] = {"present",	      "logged-in",
 					    "protected-auth", "needs-unlock",
 					    "recovering",     "failed"};
 	struct p11a_status st;
