@@ -150,13 +150,14 @@ run_installed "$src/tests/tools/testenv_start_serves_keys_and_stop_removes_all.s
 p11a_log "p11-kit, the PKCS#11 module and the development files, on a testenv agent"
 eval "$(TMPDIR=$work /usr/bin/p11agent-testenv start --keys p256)"
 P11A_AGENT_PID=$P11AGENT_TESTENV_PID # lib.sh stops it should this fail
-p11-kit list-modules >"$work/modules.txt" 2>&1 || true
+p11-kit list-modules >"$work/modules.txt" 2>"$work/modules.err" || true
 grep -q 'p11agent-pkcs11' "$work/modules.txt" ||
 	p11a_fail "p11-kit does not list the installed module: $(cat "$work/modules.txt")"
 # the module shows the agent's token under the real token's label
-awk '/^module: /{ m = $2 } m == "p11agent-pkcs11" && /token: p11agent-testenv/{ f = 1 }
+# ("NAME: PATH" lines, each module's tokens indented below it)
+awk '/^[^ ]/{ m = $1 } m == "p11agent-pkcs11:" && /^ +token: p11agent-testenv$/{ f = 1 }
 	END { exit !f }' "$work/modules.txt" ||
-	p11a_fail "p11-kit lists no agent token in the module: $(cat "$work/modules.txt")"
+	p11a_fail "p11-kit lists no agent token in the module: $(cat "$work/modules.txt" "$work/modules.err")"
 if command -v pkcs11-tool >/dev/null 2>&1; then
 	pkcs11-tool --module "/usr/lib/$ma/pkcs11/p11agent-pkcs11.so" -O >"$work/objects.txt" 2>&1 ||
 		p11a_fail "pkcs11-tool on the installed module failed: $(cat "$work/objects.txt")"
