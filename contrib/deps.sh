@@ -23,6 +23,7 @@ P11A_PACKAGES=(
 	libp11-dev libengine-pkcs11-openssl libnss3-tools openvpn # tests/pkcs11: consumers of the module
 	strace                     # tests/integration: the client never polls while it waits
 	openjdk-17-jdk-headless    # tests/pkcs11: Java (SunPKCS11, keytool, JSSE)
+	dpkg-dev debhelper fakeroot lintian # tests/package: the Debian packages
 )
 
 # Print the packages of P11A_PACKAGES that are not installed.

@@ -127,6 +127,16 @@ for f in shell/p11agent.sh shell/p11agent.fish python/p11agent_client.py \
 	expect_file "$share/$f"
 done
 [[ -x $bindir/p11agent-ssh ]] || p11a_fail "p11agent-ssh is not installed as a command"
+
+# ---- tools for other projects' CI (docs/CI.md) and the module helper ---
+[[ -x $bindir/p11agent-testenv ]] || p11a_fail "p11agent-testenv is not installed as a command"
+libexec=$(inst "${P11A_LIBEXECDIR:?}")/p11agent
+for t in p11a-mktoken p11agent-helper; do
+	[[ -x $libexec/$t ]] || p11a_fail "no executable ${libexec#"$dest"}/$t"
+done
+grep -qF "$P11A_PREFIX/${P11A_LIBEXECDIR}/p11agent/p11a-mktoken" "$bindir/p11agent-testenv" ||
+	[[ $P11A_LIBEXECDIR == /* ]] ||
+	p11a_fail "the installed p11agent-testenv does not run the installed p11a-mktoken"
 python3 "$share/python/p11agent_client.py" --help >/dev/null ||
 	p11a_fail "the installed Python client does not run"
 

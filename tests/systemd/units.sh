@@ -1,12 +1,21 @@
 # shellcheck shell=bash
 # Shared by the tests/systemd scripts: copies of contrib/systemd's units
 # whose ExecStart names the p11agentd under test instead of the install
-# path, written to $P11A_TMP/units.
+# path, written to $P11A_TMP/units; with P11A_UNITS_INSTALLED, copies of
+# the installed units from those directories.
 
 # p11a_units_generate: fill $P11A_TMP/units.
 p11a_units_generate() {
-	local src=${P11A_UNIT_SRC:?} out=$P11A_TMP/units f
+	local src=${P11A_UNIT_SRC:-} out=$P11A_TMP/units f
 	mkdir -p "$out"
+	# the installed units as they are (tests/package: "DIR DIR")
+	if [[ -n ${P11A_UNITS_INSTALLED:-} ]]; then
+		for f in $P11A_UNITS_INSTALLED; do
+			cp "$f"/p11agent*.socket "$f"/p11agent*.service "$out/"
+		done
+		return 0
+	fi
+	[[ -n $src ]] || p11a_fail "P11A_UNIT_SRC is not set"
 	cp "$src"/*.socket "$out/"
 	for f in "$src"/*.service.in; do
 		f=${f##*/}

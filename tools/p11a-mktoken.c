@@ -2,7 +2,13 @@
  * p11a-mktoken - fill an initialised PKCS#11 token with test keys and
  * certificates, for the integration tests.
  *
- *   p11a-mktoken --module PATH --token LABEL --pin PIN --out DIR KEYSPEC...
+ *   p11a-mktoken --module PATH --token LABEL (--pin PIN | --pin-file FILE)
+ *                [--init] --out DIR KEYSPEC...
+ *
+ * --pin-file reads the PIN from the file's first line, so that it is not
+ * on the command line for other users to see (p11agent-testenv uses it).
+ * --init first initialises the module's free token (SoftHSM's empty
+ * slot) with label LABEL, its SO PIN and user PIN both the PIN.
  *
  * KEYSPEC is NAME:TYPE[:nocert], TYPE one of rsa2048, rsa3072, p256, p384,
  * p521, ed25519, dsa (dsa never gets a certificate).  For each one a key
@@ -25,6 +31,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -102,6 +109,8 @@ struct options {
 	const char *module;
 	const char *token;
 	const char *pin;
+	const char *pin_file;
+	int init;
 	const char *out;
 	struct keyspec *specs;
 	size_t n_specs;
@@ -157,8 +166,9 @@ ck_err(const char *fn, CK_RV rv)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " --module PATH --token LABEL --pin PIN "
-		   "--out DIR KEYSPEC...\n"
+	fprintf(f, "usage: " PROG " --module PATH --token LABEL "
+		   "(--pin PIN | --pin-file FILE) [--init] --out DIR "
+		   "KEYSPEC...\n"
 		   "  KEYSPEC = NAME:TYPE[:nocert]\n"
 		   "  TYPE    = rsa2048 | rsa3072 | p256 | p384 | p521 | "
 		   "ed25519 | dsa\n");
@@ -234,12 +244,18 @@ parse_args(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		}
+		if (strcmp(argv[i], "--init") == 0) {
+			o->init = 1;
+			continue;
+		}
 		if (strcmp(argv[i], "--module") == 0)
 			dst = &o->module;
 		else if (strcmp(argv[i], "--token") == 0)
 			dst = &o->token;
 		else if (strcmp(argv[i], "--pin") == 0)
 			dst = &o->pin;
+		else if (strcmp(argv[i], "--pin-file") == 0)
+			dst = &o->pin_file;
 		else if (strcmp(argv[i], "--out") == 0)
 			dst = &o->out;
 		if (dst == NULL || i + 1 >= argc) {
@@ -250,10 +266,11 @@ parse_args(int argc, char **argv, struct options *o)
 		}
 		*dst = argv[++i];
 	}
-	if (o->module == NULL || o->token == NULL || o->pin == NULL ||
-	    o->out == NULL || i >= argc) {
-		errmsg("--module, --token, --pin, --out and at least one "
-		       "KEYSPEC are required");
+	if (o->module == NULL || o->token == NULL ||
+	    (o->pin == NULL) == (o->pin_file == NULL) || o->out == NULL ||
+	    i >= argc) {
+		errmsg("--module, --token, one of --pin and --pin-file, --out "
+		       "and at least one KEYSPEC are required");
 		goto out;
 	}
 	o->n_specs = (size_t)(argc - i);
@@ -458,6 +475,32 @@ module_open(struct ctx *c, const char *path)
 	return 0;
 }
 
+/* The slots with a token present, in a malloc'd array (NULL when none). */
+static int
+slot_list(struct ctx *c, CK_SLOT_ID **slots, CK_ULONG *n)
+{
+	CK_RV rv;
+
+	*slots = NULL;
+	*n = 0;
+	if ((rv = c->m->C_GetSlotList(CK_TRUE, NULL, n)) != CKR_OK) {
+		ck_err("C_GetSlotList", rv);
+		return -1;
+	}
+	if (*n > 0 && (*slots = calloc(*n, sizeof(**slots))) == NULL) {
+		errmsg("out of memory");
+		return -1;
+	}
+	if (*n > 0 &&
+	    (rv = c->m->C_GetSlotList(CK_TRUE, *slots, n)) != CKR_OK) {
+		ck_err("C_GetSlotList", rv);
+		free(*slots);
+		*slots = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 find_slot(struct ctx *c, const char *label, CK_SLOT_ID *slot)
 {
@@ -473,18 +516,8 @@ find_slot(struct ctx *c, const char *label, CK_SLOT_ID *slot)
 		       sizeof(ti.label));
 		goto out;
 	}
-	if ((rv = c->m->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
-		ck_err("C_GetSlotList", rv);
+	if (slot_list(c, &slots, &n) != 0)
 		goto out;
-	}
-	if (n > 0 && (slots = calloc(n, sizeof(*slots))) == NULL) {
-		errmsg("out of memory");
-		goto out;
-	}
-	if (n > 0 && (rv = c->m->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
-		ck_err("C_GetSlotList", rv);
-		goto out;
-	}
 	for (i = 0; i < n; i++) {
 		if ((rv = c->m->C_GetTokenInfo(slots[i], &ti)) != CKR_OK) {
 			ck_err("C_GetTokenInfo", rv);
@@ -531,6 +564,128 @@ session_open(struct ctx *c, CK_SLOT_ID slot, const char *pin)
 	}
 	c->logged_in = 1;
 	return 0;
+}
+
+/* ---- token initialisation (--init) ------------------------------------- */
+
+/* The first slot whose token is present but not initialised. */
+static int
+find_free_slot(struct ctx *c, CK_SLOT_ID *slot)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0, i;
+	CK_TOKEN_INFO ti;
+	int rc = -1;
+	CK_RV rv;
+
+	if (slot_list(c, &slots, &n) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((rv = c->m->C_GetTokenInfo(slots[i], &ti)) != CKR_OK) {
+			ck_err("C_GetTokenInfo", rv);
+			goto out;
+		}
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED)) {
+			*slot = slots[i];
+			rc = 0;
+			goto out;
+		}
+	}
+	errmsg("the module has no free (uninitialised) token");
+out:
+	free(slots);
+	return rc;
+}
+
+/* As SO on the freshly initialised token: set the user PIN. */
+static int
+init_user_pin(struct ctx *c, CK_SLOT_ID slot, const char *pin)
+{
+	CK_SESSION_HANDLE s;
+	CK_ULONG len = strlen(pin);
+	CK_RV rv;
+	int rc = -1;
+
+	rv = c->m->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+				 NULL, NULL, &s);
+	if (rv != CKR_OK) {
+		ck_err("C_OpenSession", rv);
+		return -1;
+	}
+	if ((rv = c->m->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)pin, len)) !=
+	    CKR_OK) {
+		ck_err("C_Login (SO)", rv);
+		goto out;
+	}
+	if ((rv = c->m->C_InitPIN(s, (CK_UTF8CHAR_PTR)pin, len)) != CKR_OK)
+		ck_err("C_InitPIN", rv);
+	else
+		rc = 0;
+	c->m->C_Logout(s);
+out:
+	c->m->C_CloseSession(s);
+	return rc;
+}
+
+/* Initialise the free token as LABEL; SO PIN and user PIN are both pin. */
+static int
+token_init(struct ctx *c, const char *label, const char *pin)
+{
+	CK_UTF8CHAR padded[32];
+	size_t len = strlen(label);
+	CK_SLOT_ID slot;
+	CK_RV rv;
+
+	if (len > sizeof(padded)) {
+		errmsg("token label '%s' is longer than %zu bytes", label,
+		       sizeof(padded));
+		return -1;
+	}
+	memset(padded, ' ', sizeof(padded));
+	memcpy(padded, label, len);
+	if (find_free_slot(c, &slot) != 0)
+		return -1;
+	rv = c->m->C_InitToken(slot, (CK_UTF8CHAR_PTR)pin, strlen(pin), padded);
+	if (rv != CKR_OK) {
+		ck_err("C_InitToken", rv);
+		return -1;
+	}
+	/* SoftHSM moves an initialised token to a slot of its own */
+	if (find_slot(c, label, &slot) != 0)
+		return -1;
+	return init_user_pin(c, slot, pin);
+}
+
+/* The first line of path, without its newline, into buf. */
+static int
+read_pin_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	size_t len;
+	int rc = -1;
+
+	if (f == NULL) {
+		errmsg("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, (int)size, f) == NULL) {
+		errmsg("%s: no PIN in the file", path);
+		goto out;
+	}
+	len = strcspn(buf, "\r\n");
+	if (buf[len] == '\0' && len == size - 1) {
+		errmsg("%s: the PIN is longer than %zu bytes", path, size - 2);
+		goto out;
+	}
+	buf[len] = '\0';
+	if (len == 0) {
+		errmsg("%s: the PIN is empty", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
 }
 
 static void
@@ -1290,6 +1445,7 @@ main(int argc, char **argv)
 {
 	struct options o;
 	struct ctx c = {0};
+	char pin_buf[258];
 	CK_SLOT_ID slot;
 	size_t i;
 	int rc = 1;
@@ -1298,9 +1454,17 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (o.pin_file != NULL) {
+		if (read_pin_file(o.pin_file, pin_buf, sizeof(pin_buf)) != 0)
+			goto out;
+		o.pin = pin_buf;
+	}
 	c.out = o.out;
-	if (make_out_dir(o.out) != 0 || module_open(&c, o.module) != 0 ||
-	    find_slot(&c, o.token, &slot) != 0 ||
+	if (make_out_dir(o.out) != 0 || module_open(&c, o.module) != 0)
+		goto out;
+	if (o.init && token_init(&c, o.token, o.pin) != 0)
+		goto out;
+	if (find_slot(&c, o.token, &slot) != 0 ||
 	    session_open(&c, slot, o.pin) != 0)
 		goto out;
 	for (i = 0; i < o.n_specs; i++) {
@@ -1310,6 +1474,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	ctx_close(&c);
+	OPENSSL_cleanse(pin_buf, sizeof(pin_buf));
 	free(o.specs);
 	return rc;
 }
