@@ -149,8 +149,7 @@ frame_send(struct hlink *h, int fd, uint8_t type, uint32_t id,
 
 	if ((r = frame_build(&f, type, id, payload)) == P11A_OK) {
 		pthread_mutex_lock(&h->write_lock);
-		r = write_all(fd, p11a_buf_ptr(&f), p11a_buf_remaining(&f)) ==
-				    0
+		r = write_all(fd, p11a_buf_ptr(&f), p11a_buf_remaining(&f)) == 0
 			    ? P11A_OK
 			    : P11A_ERR_IO;
 		pthread_mutex_unlock(&h->write_lock);
@@ -184,8 +183,8 @@ reply_from_frame(struct hlink_reply *rep, struct p11a_frame *f)
 		    p11a_buf_get_u64(&f->payload, &rv) != P11A_OK ||
 		    p11a_buf_get_cstring(&f->payload, &msg) != P11A_OK)
 			msg = NULL;
-		reply_set_error(rep, code == P11A_OK ? P11A_ERR_TOKEN
-						     : (int)code,
+		reply_set_error(rep,
+				code == P11A_OK ? P11A_ERR_TOKEN : (int)code,
 				(CK_RV)rv,
 				msg != NULL ? msg : "malformed helper error");
 		free(msg);
@@ -216,9 +215,8 @@ spawn_helper(struct hlink *h, int *sock, int *err, pid_t *pid)
 	char sessions[16], level[16];
 	const char *path = hlink_helper_path();
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
-	char *argv[] = {(char *)path,	  h->module,	 "--sessions",
-			sessions,	  "--log-level", level,
-			NULL};
+	char *argv[] = {(char *)path,  h->module, "--sessions", sessions,
+			"--log-level", level,	  NULL};
 	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, r;
 
 	snprintf(sessions, sizeof(sessions), "%u", h->cfg.sessions);
@@ -326,7 +324,7 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 	    (e = get_version(b, &mi.libraryVersion)) != P11A_OK ||
 	    (e = p11a_buf_get_u32(b, &n)) != P11A_OK)
 		return e;
-	if (version != 1 || n > 1024)
+	if (version != HLINK_VERSION || n > 1024)
 		return P11A_ERR_VERSION;
 	if (n > 0 && (tokens = calloc(n, sizeof(*tokens))) == NULL)
 		return P11A_ERR_NO_MEMORY;
@@ -359,8 +357,7 @@ read_frame_sync(struct hlink *h, int fd, int timeout_ms, struct p11a_frame *f)
 	       P11A_ERR_INCOMPLETE) {
 		uint64_t now = p11a_clock_ms();
 
-		if (now >= end ||
-		    poll(&p, 1, (int)(end - now)) <= 0 ||
+		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0 ||
 		    p11a_buf_reserve(&h->in, HLINK_READ_CHUNK, &dst) != P11A_OK)
 			return P11A_ERR_TIMEOUT;
 		if ((n = read(fd, dst, HLINK_READ_CHUNK)) <= 0)
@@ -383,7 +380,7 @@ helper_launch(struct hlink *h)
 		return r;
 	p11a_buf_reset(&h->in);
 	p11a_buf_init(&hello, 4);
-	p11a_buf_put_u32(&hello, 1);
+	p11a_buf_put_u32(&hello, HLINK_VERSION);
 	r = frame_send(h, fd, HL_HELLO, 0, &hello);
 	p11a_buf_free(&hello);
 	if (r == P11A_OK)
@@ -544,8 +541,8 @@ helper_lost(struct hlink *h, const char *how)
 	if (how != NULL)
 		snprintf(h->reason, sizeof(h->reason), "%s", how);
 	snprintf(msg, sizeof(msg),
-		 "the helper process of module %s %s; it is restarted",
-		 h->name, h->reason);
+		 "the helper process of module %s %s; it is restarted", h->name,
+		 h->reason);
 	for (struct hcall *c = h->calls; c != NULL; c = c->next)
 		if (!c->done) {
 			reply_set_error(c->rep, P11A_ERR_TOKEN,
@@ -817,9 +814,9 @@ hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 	pthread_mutex_lock(&h->lock);
 	if (!wait_ready(h)) {
 		snprintf(msg, sizeof(msg), "module %s %s: %s", h->name,
-			 h->stopping		      ? "is stopping"
+			 h->stopping		    ? "is stopping"
 			 : h->state == HLINK_FAILED ? "failed"
-						      : "is restarting",
+						    : "is restarting",
 			 h->reason);
 		reply_set_error(rep,
 				h->stopping ? P11A_ERR_SHUTTING_DOWN
@@ -908,7 +905,8 @@ hlink_stop(struct hlink *h, int timeout_ms)
 	for (struct hcall *c = h->calls; c != NULL; c = c->next)
 		if (!c->done) {
 			reply_set_error(c->rep, P11A_ERR_SHUTTING_DOWN,
-					CKR_DEVICE_ERROR, "the agent is stopping");
+					CKR_DEVICE_ERROR,
+					"the agent is stopping");
 			c->done = 1;
 		}
 	pthread_cond_broadcast(&h->cond);

@@ -29,6 +29,9 @@
 
 #include "buf.h"
 
+/* The framing version of docs/HELPER.md the agent and helper speak. */
+#define HLINK_VERSION 2u
+
 /* The message types of docs/HELPER.md. */
 enum hlink_msg {
 	HL_HELLO = 0x01,
@@ -95,8 +98,7 @@ int hlink_start(const char *module, const struct hlink_config *cfg,
  * Called on the reader thread after the helper was restarted (state
  * READY, generation moved on): it must not wait for the link.
  */
-void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx),
-			    void *ctx);
+void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx), void *ctx);
 
 const CK_INFO *hlink_module_info(const struct hlink *h);
 /* The tokens of the first HELLO; their slots stay valid across restarts. */

@@ -30,17 +30,21 @@ int signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 struct signer_result {
 	uint8_t sig[SIGNER_MAX_SIG];
 	size_t sig_len;
-	CK_RV rv;	/* the module's answer, for logs and retries */
+	CK_RV rv;      /* the module's answer, for logs and retries */
 	char why[320]; /* for the client when it failed; "" : the rv says */
 };
 
 /*
- * Sign through the token's helper with the key handle of helper
- * generation gen.  Returns a p11a_err; res says the rest (a helper that
- * died has rv CKR_DEVICE_ERROR and says so in why).
+ * Sign through the token's helper with the identity's key handle key of
+ * helper generation gen, on the path chosen for the scheme at discovery.
+ * pin not NULL: the key wants CKU_CONTEXT_SPECIFIC login with it on the
+ * session of the signature (empty: the reader's own pad).  Returns a
+ * p11a_err; res says the rest (a helper that died has rv
+ * CKR_DEVICE_ERROR and says so in why).
  */
-int signer_sign(struct token *t, CK_OBJECT_HANDLE key, unsigned gen,
+int signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
 		const struct p11a_scheme_info *sc, uint32_t flags,
-		const uint8_t *data, size_t len, struct signer_result *res);
+		const uint8_t *data, size_t len, const struct pin *pin,
+		struct signer_result *res);
 
 #endif

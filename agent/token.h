@@ -22,6 +22,7 @@
 
 #include "p11agent/protocol.h"
 #include "pin.h"
+#include "scheme.h"
 
 struct hlink;
 struct job;
@@ -62,10 +63,10 @@ struct token {
 
 	pthread_mutex_t lock;	    /* pin, generation */
 	pthread_mutex_t login_lock; /* one C_Login or C_Logout at a time */
-	atomic_int state;    /* enum token_state, read without the lock */
-	struct pin pin;	     /* cached PIN, wiped on LOCK */
-	unsigned generation; /* bumped by LOCK: a login begun before it
-				must not mark the token ready */
+	atomic_int state;      /* enum token_state, read without the lock */
+	struct pin pin;	       /* cached PIN, wiped on LOCK */
+	unsigned generation;   /* bumped by LOCK: a login begun before it
+				  must not mark the token ready */
 	atomic_uint login_gen; /* the helper generation it last logged in
 				  (or listed its keys) on; 0: none */
 
@@ -89,15 +90,18 @@ struct identity {
 	struct token *token;
 	const struct identity_rule *rule; /* policy; NULL: none */
 	char id[33];			  /* 32 hex characters */
-	atomic_ulong key; /* CK_OBJECT_HANDLE of the private key */
+	atomic_ulong key;    /* CK_OBJECT_HANDLE of the private key */
 	atomic_uint key_gen; /* the helper generation key belongs to */
-	uint8_t *ck_id;	  /* CKA_ID */
+	uint8_t *ck_id;	     /* CKA_ID */
 	size_t ck_id_len;
 	char *label;		     /* CKA_LABEL */
 	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */
 	CK_OBJECT_CLASS class_private;
 	struct p11a_identity wire; /* what LIST sends; flags set per reply */
-	struct sign_stats stats;   /* what its next signature may cost */
+	/* how each of wire.schemes is signed (scheme.h), chosen once */
+	struct p11a_sign_path paths[P11A_MAX_SCHEMES];
+	uint32_t path_flags; /* P11A_IDENTITY_ALWAYS_AUTH, _AGENT_PADS, ... */
+	struct sign_stats stats; /* what its next signature may cost */
 };
 
 /* Whether SIGN may be queued for this token right now (atomic read). */
@@ -146,6 +150,11 @@ unsigned token_generation(struct token *t);
 void token_logout(struct token *t);
 /* Mark locked and wipe the cached PIN; never waits for the token. */
 void token_lock(struct token *t);
+/*
+ * A copy of the cached PIN for a CKU_CONTEXT_SPECIFIC login (an empty
+ * one on the protected path); LOCKED when none is cached.
+ */
+int token_context_pin(struct token *t, struct pin *out);
 /* Set the cached PIN before the first login. */
 int token_set_pin(struct token *t, const void *pin, size_t len);
 
