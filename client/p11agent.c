@@ -935,6 +935,36 @@ unlock_failed(const struct ctx *ctx, int r)
 	return exit_for(r);
 }
 
+/*
+ * The agent backs off after wrong PINs (BUSY with retry-after-ms=N):
+ * wait that long (nanosleep, no polling) and send the UNLOCK once more.
+ * Anything else, or a wait over a minute, is the answer.
+ */
+static int
+unlock_send(struct ctx *ctx, const char *token, const char *pin)
+{
+	const char *msg, *p;
+	unsigned long ms;
+	int r;
+
+	for (int tries = 0; tries < 8; tries++) {
+		if ((r = p11a_client_unlock(ctx->c, token, pin)) !=
+		    P11A_ERR_BUSY)
+			return r;
+		msg = p11a_client_last_message(ctx->c);
+		if ((p = strstr(msg, "retry-after-ms=")) == NULL ||
+		    (ms = strtoul(p + 15, NULL, 10)) > 60000)
+			return r;
+		say("unlock: %s; waiting", msg);
+		struct timespec ts = {(time_t)(ms / 1000),
+				      (long)(ms % 1000) * 1000000L + 1000000L};
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	return r;
+}
+
 static int
 cmd_unlock(struct ctx *ctx, int argc, char **argv)
 {
@@ -971,7 +1001,7 @@ cmd_unlock(struct ctx *ctx, int argc, char **argv)
 	pin[0] = '\0';
 	if ((rc = get_pin(source, pin)) != EXIT_OK)
 		goto out;
-	if ((r = p11a_client_unlock(ctx->c, token, pin)) != P11A_OK)
+	if ((r = unlock_send(ctx, token, pin)) != P11A_OK)
 		rc = unlock_failed(ctx, r);
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
