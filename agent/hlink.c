@@ -324,7 +324,7 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 	    (e = get_version(b, &mi.libraryVersion)) != P11A_OK ||
 	    (e = p11a_buf_get_u32(b, &n)) != P11A_OK)
 		return e;
-	if (version != 1 || n > 1024)
+	if (version != HLINK_VERSION || n > 1024)
 		return P11A_ERR_VERSION;
 	if (n > 0 && (tokens = calloc(n, sizeof(*tokens))) == NULL)
 		return P11A_ERR_NO_MEMORY;
@@ -380,7 +380,7 @@ helper_launch(struct hlink *h)
 		return r;
 	p11a_buf_reset(&h->in);
 	p11a_buf_init(&hello, 4);
-	p11a_buf_put_u32(&hello, 1);
+	p11a_buf_put_u32(&hello, HLINK_VERSION);
 	r = frame_send(h, fd, HL_HELLO, 0, &hello);
 	p11a_buf_free(&hello);
 	if (r == P11A_OK)

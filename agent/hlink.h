@@ -29,6 +29,9 @@
 
 #include "buf.h"
 
+/* The framing version of docs/HELPER.md the agent and helper speak. */
+#define HLINK_VERSION 2u
+
 /* The message types of docs/HELPER.md. */
 enum hlink_msg {
 	HL_HELLO = 0x01,

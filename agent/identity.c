@@ -189,6 +189,11 @@ identity_make_uri(struct identity *id)
 	return P11A_OK;
 }
 
+/* KEYS flags (docs/HELPER.md 4.4) */
+#define KEY_ALWAYS_AUTHENTICATE 0x01u
+#define KEY_MECHS_KNOWN 0x04u
+#define KEY_MAX_MECHS 64
+
 /* One private key as the helper's KEYS_REPLY describes it. */
 struct key_record {
 	uint64_t handle;
@@ -197,7 +202,32 @@ struct key_record {
 	uint8_t key_type, flags;
 	uint16_t bits;
 	char *curve;
+	CK_MECHANISM_TYPE mechs[KEY_MAX_MECHS];
+	uint32_t n_mechs;
 };
+
+/*
+ * The schemes the key can make and how, once: what the token offers
+ * does not change while the agent runs.
+ */
+static void
+identity_pick_paths(struct identity *id, const struct key_record *k)
+{
+	struct p11a_identity *w = &id->wire;
+	int known = (k->flags & KEY_MECHS_KNOWN) != 0;
+
+	w->n_schemes = p11a_scheme_list_for_mechs(
+		k->key_type, k->bits, known ? k->mechs : NULL, k->n_mechs,
+		k->spki_len > 0, w->schemes, id->paths, P11A_MAX_SCHEMES);
+	for (size_t i = 0; i < w->n_schemes; i++) {
+		if (id->paths[i].kind == P11A_PATH_RAW)
+			id->path_flags |= P11A_IDENTITY_AGENT_PADS;
+		if (id->paths[i].kind == P11A_PATH_HASHED)
+			id->path_flags |= P11A_IDENTITY_MESSAGE_ONLY;
+	}
+	if (k->flags & KEY_ALWAYS_AUTHENTICATE)
+		id->path_flags |= P11A_IDENTITY_ALWAYS_AUTH;
+}
 
 static int
 identity_fill_wire(struct identity *id, const struct key_record *k)
@@ -214,8 +244,7 @@ identity_fill_wire(struct identity *id, const struct key_record *k)
 		return P11A_ERR_NO_MEMORY;
 	w->key_type = k->key_type;
 	w->bits = k->bits;
-	w->n_schemes = p11a_scheme_list_for_key(k->key_type, k->bits,
-						w->schemes, P11A_MAX_SCHEMES);
+	identity_pick_paths(id, k);
 	if (k->cert_len > 0) {
 		if ((w->cert = malloc(k->cert_len)) == NULL)
 			return P11A_ERR_NO_MEMORY;
@@ -330,6 +359,31 @@ identity_log_twin(const struct identity *id, const struct identity *twin)
 		 twin->label);
 }
 
+/* Which mechanism each scheme goes through, for whoever reads the log. */
+static void
+identity_log_paths(const struct identity *id)
+{
+	char line[1024];
+	size_t off = 0;
+
+	line[0] = '\0';
+	for (size_t i = 0; i < id->wire.n_schemes && off < sizeof(line); i++) {
+		int n = snprintf(line + off, sizeof(line) - off, " %s=%s:0x%lx",
+				 p11a_scheme_name(id->wire.schemes[i]),
+				 p11a_path_name(id->paths[i].kind),
+				 (unsigned long)id->paths[i].mechanism);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	log_info("identity %s: schemes%s%s", id->id,
+		 id->wire.n_schemes > 0 ? line : " none",
+		 (id->path_flags & P11A_IDENTITY_ALWAYS_AUTH)
+			 ? "; always-authenticate"
+			 : "");
+}
+
 static int
 identity_from_key(struct token *t, unsigned gen, const struct key_record *k)
 {
@@ -356,6 +410,7 @@ identity_from_key(struct token *t, unsigned gen, const struct key_record *k)
 	log_info("token %s: identity %s: %s %u '%s'%s", t->label, id->id,
 		 k->key_type == P11A_KEY_RSA ? "RSA" : k->curve, k->bits,
 		 id->label, id->wire.cert != NULL ? " with certificate" : "");
+	identity_log_paths(id);
 	id = NULL;
 out:
 	identity_free(id);
@@ -382,7 +437,19 @@ key_record_decode(struct p11a_buf *b, struct key_record *k)
 		return e;
 	if (memchr(k->label, 0, k->label_len) != NULL)
 		return P11A_ERR_PROTOCOL; /* a label is text */
-	return p11a_buf_get_u8(b, &k->flags);
+	if ((e = p11a_buf_get_u8(b, &k->flags)) != P11A_OK ||
+	    (e = p11a_buf_get_u32(b, &k->n_mechs)) != P11A_OK)
+		return e;
+	if (k->n_mechs > KEY_MAX_MECHS)
+		return P11A_ERR_PROTOCOL;
+	for (uint32_t i = 0; i < k->n_mechs; i++) {
+		uint64_t m;
+
+		if ((e = p11a_buf_get_u64(b, &m)) != P11A_OK)
+			return e;
+		k->mechs[i] = (CK_MECHANISM_TYPE)m;
+	}
+	return P11A_OK;
 }
 
 /* Register the keys of a KEYS_REPLY; one bad key must not hide the rest. */
@@ -560,6 +627,7 @@ registry_wire_list(struct p11a_identity **items, size_t *n)
 		(*items)[i] = reg.items[i]->wire;
 		struct token *t = reg.items[i]->token;
 
+		(*items)[i].flags |= reg.items[i]->path_flags;
 		if (token_get_state(t) == TOKEN_READY &&
 		    atomic_load(&t->present) &&
 		    hlink_state(t->link) == HLINK_READY)

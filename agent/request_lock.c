@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "pin.h"
+#include "throttle.h"
 #include "p11agent/error.h"
 
 struct unlock_op {
@@ -21,6 +22,7 @@ struct unlock_op {
 	atomic_int remaining;
 	atomic_int error;
 	struct conn *conn;
+	uid_t uid;
 	uint32_t req_id;
 };
 
@@ -90,6 +92,7 @@ unlock_op_finish(struct unlock_op *op, int r)
 	if (atomic_fetch_sub(&op->remaining, 1) != 1)
 		return;
 	r = atomic_load(&op->error);
+	throttle_note(op->uid, r, jobs_now_ms());
 	if (r == P11A_OK) {
 		atomic_store(&op->agent->signs_since_unlock, 0);
 		atomic_store(&op->agent->last_use_ms, jobs_now_ms());
@@ -154,6 +157,7 @@ unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
 	atomic_store(&op->remaining, 1);
 	op->agent = a;
 	op->conn = c;
+	op->uid = c->uid;
 	op->req_id = id;
 	conn_ref(c);
 	for (size_t i = 0; i < a->modules.n_tokens; i++) {
@@ -175,6 +179,27 @@ unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
 	return P11A_OK;
 }
 
+/* A uid guessing PINs waits; its UNLOCK is refused, no token asked. */
+static int
+unlock_throttled(struct conn *c, uint32_t id)
+{
+	uint64_t wait = throttle_wait_ms(c->uid, jobs_now_ms());
+	char msg[160];
+
+	if (wait == 0)
+		return 0;
+	snprintf(msg, sizeof(msg),
+		 "too many wrong PINs: UNLOCK refused for another %llu.%03llu "
+		 "s (retry-after-ms=%llu)",
+		 (unsigned long long)(wait / 1000),
+		 (unsigned long long)(wait % 1000), (unsigned long long)wait);
+	log_warn("UNLOCK from uid %u refused for %llu ms more: wrong PINs "
+		 "before it",
+		 (unsigned)c->uid, (unsigned long long)wait);
+	conn_send_error(c, id, P11A_ERR_BUSY, msg);
+	return 1;
+}
+
 int
 handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
 {
@@ -187,6 +212,8 @@ handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
 	if ((r = p11a_decode_unlock(&f->payload, &token_uri, &pin, &pin_len)) !=
 	    P11A_OK)
 		return r;
+	if (unlock_throttled(c, f->id))
+		goto out;
 	if (token_uri != NULL) {
 		if ((u = p11_kit_uri_new()) == NULL ||
 		    p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_TOKEN, u) !=

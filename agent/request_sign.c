@@ -167,13 +167,19 @@ sign_job_sign_once(struct sign_job *sj, struct token *t,
 	struct identity *id = sj->identity;
 	/* the generation first: the handle is stored before it */
 	unsigned gen = atomic_load(&id->key_gen);
+	int ctx = (id->path_flags & P11A_IDENTITY_ALWAYS_AUTH) != 0;
+	struct pin pin = {0};
 	struct timespec t0;
 	int r;
 
+	/* CKA_ALWAYS_AUTHENTICATE: a PIN for this signature alone */
+	if (ctx && (r = token_context_pin(t, &pin)) != P11A_OK)
+		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = signer_sign(t, atomic_load(&id->key), gen, sj->scheme, sj->flags,
-			sj->data, sj->len, res);
+	r = signer_sign(id, atomic_load(&id->key), gen, sj->scheme, sj->flags,
+			sj->data, sj->len, ctx ? &pin : NULL, res);
 	*sign_us = usec_since(&t0);
+	pin_clear(&pin);
 	return r;
 }
 

@@ -9,17 +9,19 @@
 #include "hlink.h"
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
+#include "rsapad.h"
 
 /* 64 spaces, the label with its NUL, a hash of at most 48 bytes */
 #define TLS13_CONTENT_MAX (64 + 34 + 48)
 
-static int
-signer_has_scheme(const struct identity *id, uint16_t code)
+/* How the identity signs the scheme; NULL: it does not. */
+static const struct p11a_sign_path *
+signer_path(const struct identity *id, uint16_t code)
 {
 	for (size_t i = 0; i < id->wire.n_schemes; i++)
 		if (id->wire.schemes[i] == code)
-			return 1;
-	return 0;
+			return &id->paths[i];
+	return NULL;
 }
 
 /* RFC 8446 4.2.3: no PKCS#1 v1.5 and no SHA-1 in TLS 1.3 signatures. */
@@ -35,9 +37,10 @@ signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 {
 	const uint32_t known = P11A_SIGN_DIGEST | P11A_SIGN_TLS13_CLIENT_CV;
 	int tls13 = (flags & P11A_SIGN_TLS13_CLIENT_CV) != 0;
+	const struct p11a_sign_path *path = signer_path(id, sc->code);
 
 	*why = NULL;
-	if (!signer_has_scheme(id, sc->code)) {
+	if (path == NULL) {
 		*why = "scheme not supported by this key";
 		return P11A_ERR_SCHEME_UNSUPPORTED;
 	}
@@ -54,6 +57,12 @@ signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 	    (!signer_tls13_scheme(sc) || (data_len != 32 && data_len != 48))) {
 		*why = "TLS 1.3 form needs a 32- or 48-byte transcript hash "
 		       "and a PSS, ECDSA or EdDSA scheme";
+		return P11A_ERR_BAD_INPUT;
+	}
+	if (path->kind == P11A_PATH_HASHED && (flags & P11A_SIGN_DIGEST)) {
+		*why = "this key's token hashes for this scheme itself "
+		       "(a hash-and-sign mechanism): send the message, not "
+		       "a digest";
 		return P11A_ERR_BAD_INPUT;
 	}
 	/* Ed25519 signs the message itself: there is no digest form */
@@ -80,9 +89,14 @@ signer_tls13_content(const uint8_t *hash, size_t hash_len, uint8_t *out)
 	return 64 + sizeof(label) + hash_len;
 }
 
-/* The bytes handed to C_Sign for a scheme, built in buf when needed. */
+/*
+ * The bytes handed to C_Sign for a scheme on its path, built in buf when
+ * needed: the message for EdDSA and hash-and-sign mechanisms, a digest
+ * (PSS, ECDSA), a DigestInfo (PKCS#1 v1.5) or a padded block (raw RSA).
+ */
 static int
-signer_prepare(const struct p11a_scheme_info *sc, uint32_t flags,
+signer_prepare(const struct identity *id, const struct p11a_scheme_info *sc,
+	       const struct p11a_sign_path *path, uint32_t flags,
 	       const uint8_t *data, size_t len, uint8_t *buf, size_t buf_len,
 	       const uint8_t **in, size_t *in_len)
 {
@@ -91,7 +105,7 @@ signer_prepare(const struct p11a_scheme_info *sc, uint32_t flags,
 	const uint8_t *d = data;
 	int r;
 
-	if (sc->hash == P11A_HASH_NONE) {
+	if (sc->hash == P11A_HASH_NONE || path->kind == P11A_PATH_HASHED) {
 		*in = data;
 		*in_len = len;
 		return P11A_OK;
@@ -104,6 +118,9 @@ signer_prepare(const struct p11a_scheme_info *sc, uint32_t flags,
 		d = digest;
 	}
 	*in = buf;
+	if (path->kind == P11A_PATH_RAW)
+		return rsapad_encode(id->wire.spki, id->wire.spki_len, sc, d,
+				     digest_len, buf, buf_len, in_len);
 	if (sc->mechanism == CKM_RSA_PKCS)
 		return p11a_digestinfo_build(sc->hash, d, digest_len, buf,
 					     buf_len, in_len);
@@ -112,25 +129,36 @@ signer_prepare(const struct p11a_scheme_info *sc, uint32_t flags,
 	return P11A_OK;
 }
 
-/* H_SIGN (docs/HELPER.md) for the prepared input. */
+/*
+ * H_SIGN (docs/HELPER.md) for the prepared input, with the PIN for a
+ * CKU_CONTEXT_SPECIFIC login when pin is not NULL (empty: the reader's
+ * own pad).  The PIN is wiped with the buffer (p11a_buf_free).
+ */
 static int
 signer_request(struct token *t, CK_OBJECT_HANDLE key,
-	       const struct p11a_scheme_info *sc, const uint8_t *in,
-	       size_t in_len, struct p11a_buf *p)
+	       const struct p11a_scheme_info *sc,
+	       const struct p11a_sign_path *path, const uint8_t *in,
+	       size_t in_len, const struct pin *pin, struct p11a_buf *p)
 {
-	int pss = sc->mechanism == CKM_RSA_PKCS_PSS, e;
+	int pss = sc->mechanism == CKM_RSA_PKCS_PSS &&
+		  path->kind != P11A_PATH_RAW,
+	    e;
 
-	p11a_buf_init(p, 64 + in_len);
+	p11a_buf_init(p, 80 + in_len + (pin != NULL ? pin->len : 0));
 	if ((e = p11a_buf_put_u64(p, t->slot)) != P11A_OK ||
 	    (e = p11a_buf_put_u64(p, key)) != P11A_OK ||
-	    (e = p11a_buf_put_u64(p, sc->mechanism)) != P11A_OK ||
+	    (e = p11a_buf_put_u64(p, path->mechanism)) != P11A_OK ||
 	    (e = p11a_buf_put_u8(p, (uint8_t)pss)) != P11A_OK)
 		return e;
 	if (pss && ((e = p11a_buf_put_u64(p, sc->pss_hash)) != P11A_OK ||
 		    (e = p11a_buf_put_u64(p, sc->pss_mgf)) != P11A_OK ||
 		    (e = p11a_buf_put_u64(p, sc->hash_len)) != P11A_OK))
 		return e;
-	return p11a_buf_put_bytes(p, in, in_len);
+	if ((e = p11a_buf_put_bytes(p, in, in_len)) != P11A_OK ||
+	    (e = p11a_buf_put_u8(p, pin != NULL)) != P11A_OK)
+		return e;
+	return pin != NULL ? p11a_buf_put_bytes(p, pin->value, pin->len)
+			   : P11A_OK;
 }
 
 /* The signature bytes of the helper's reply, in the scheme's form. */
@@ -153,11 +181,14 @@ signer_result(const struct p11a_scheme_info *sc, struct p11a_buf *reply,
 }
 
 int
-signer_sign(struct token *t, CK_OBJECT_HANDLE key, unsigned gen,
+signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
 	    const struct p11a_scheme_info *sc, uint32_t flags,
-	    const uint8_t *data, size_t len, struct signer_result *res)
+	    const uint8_t *data, size_t len, const struct pin *pin,
+	    struct signer_result *res)
 {
-	uint8_t buf[128], content[TLS13_CONTENT_MAX];
+	const struct p11a_sign_path *path = signer_path(id, sc->code);
+	struct token *t = id->token;
+	uint8_t buf[SIGNER_MAX_SIG], content[TLS13_CONTENT_MAX];
 	struct hlink_reply rep = {0};
 	struct p11a_buf req = {0};
 	const uint8_t *in;
@@ -167,14 +198,17 @@ signer_sign(struct token *t, CK_OBJECT_HANDLE key, unsigned gen,
 	res->rv = CKR_OK;
 	res->why[0] = '\0';
 	res->sig_len = 0;
+	if (path == NULL)
+		return P11A_ERR_SCHEME_UNSUPPORTED; /* signer_check() said so */
 	if (flags & P11A_SIGN_TLS13_CLIENT_CV) {
 		len = signer_tls13_content(data, len, content);
 		data = content;
 		flags &= ~(uint32_t)P11A_SIGN_TLS13_CLIENT_CV;
 	}
-	if ((r = signer_prepare(sc, flags, data, len, buf, sizeof(buf), &in,
-				&in_len)) != P11A_OK ||
-	    (r = signer_request(t, key, sc, in, in_len, &req)) != P11A_OK)
+	if ((r = signer_prepare(id, sc, path, flags, data, len, buf,
+				sizeof(buf), &in, &in_len)) != P11A_OK ||
+	    (r = signer_request(t, key, sc, path, in, in_len, pin, &req)) !=
+		    P11A_OK)
 		goto out;
 	if ((r = hlink_call(t->link, gen, HL_SIGN, &req, &rep)) != P11A_OK) {
 		/* the helper's code maps the module's answer already */

@@ -35,12 +35,16 @@ struct signer_result {
 };
 
 /*
- * Sign through the token's helper with the key handle of helper
- * generation gen.  Returns a p11a_err; res says the rest (a helper that
- * died has rv CKR_DEVICE_ERROR and says so in why).
+ * Sign through the token's helper with the identity's key handle key of
+ * helper generation gen, on the path chosen for the scheme at discovery.
+ * pin not NULL: the key wants CKU_CONTEXT_SPECIFIC login with it on the
+ * session of the signature (empty: the reader's own pad).  Returns a
+ * p11a_err; res says the rest (a helper that died has rv
+ * CKR_DEVICE_ERROR and says so in why).
  */
-int signer_sign(struct token *t, CK_OBJECT_HANDLE key, unsigned gen,
+int signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
 		const struct p11a_scheme_info *sc, uint32_t flags,
-		const uint8_t *data, size_t len, struct signer_result *res);
+		const uint8_t *data, size_t len, const struct pin *pin,
+		struct signer_result *res);
 
 #endif

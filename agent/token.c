@@ -329,6 +329,22 @@ token_lock(struct token *t)
 }
 
 int
+token_context_pin(struct token *t, struct pin *out)
+{
+	int r;
+
+	out->value = NULL;
+	out->len = 0;
+	if (t->protected_auth)
+		return P11A_OK; /* the reader's pad asks */
+	pthread_mutex_lock(&t->lock);
+	r = t->pin.value != NULL ? pin_set(out, t->pin.value, t->pin.len)
+				 : P11A_ERR_LOCKED;
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int
 token_set_pin(struct token *t, const void *pin, size_t len)
 {
 	int r;

@@ -22,6 +22,7 @@
 
 #include "p11agent/protocol.h"
 #include "pin.h"
+#include "scheme.h"
 
 struct hlink;
 struct job;
@@ -92,7 +93,10 @@ struct identity {
 	CK_ATTRIBUTE match_attrs[3]; /* class, id, label: for URI matching */
 	CK_OBJECT_CLASS class_private;
 	struct p11a_identity wire; /* what LIST sends; flags set per reply */
-	struct sign_stats stats;   /* what its next signature may cost */
+	/* how each of wire.schemes is signed (scheme.h), chosen once */
+	struct p11a_sign_path paths[P11A_MAX_SCHEMES];
+	uint32_t path_flags; /* P11A_IDENTITY_ALWAYS_AUTH, _AGENT_PADS, ... */
+	struct sign_stats stats; /* what its next signature may cost */
 };
 
 /* Whether SIGN may be queued for this token right now (atomic read). */
@@ -141,6 +145,11 @@ unsigned token_generation(struct token *t);
 void token_logout(struct token *t);
 /* Mark locked and wipe the cached PIN; never waits for the token. */
 void token_lock(struct token *t);
+/*
+ * A copy of the cached PIN for a CKU_CONTEXT_SPECIFIC login (an empty
+ * one on the protected path); LOCKED when none is cached.
+ */
+int token_context_pin(struct token *t, struct pin *out);
 /* Set the cached PIN before the first login. */
 int token_set_pin(struct token *t, const void *pin, size_t len);
 

@@ -330,6 +330,29 @@ out:
 	X509_free(x);
 }
 
+/*
+ * --verbose: how the agent signs with the key, from its identity flags
+ * (docs/PROTOCOL.md 8.2), one indented line.
+ */
+static void
+print_identity_detail(const struct p11a_identity *id)
+{
+	fputs("    signs:", stdout);
+	if (id->flags & P11A_IDENTITY_AGENT_PADS)
+		fputs(" raw-rsa (CKM_RSA_X_509, padded by the agent)", stdout);
+	if (id->flags & P11A_IDENTITY_MESSAGE_ONLY)
+		fputs(" hash-and-sign (message only, no --digest)", stdout);
+	if (!(id->flags &
+	      (P11A_IDENTITY_AGENT_PADS | P11A_IDENTITY_MESSAGE_ONLY)))
+		fputs(" native", stdout);
+	if (id->flags & P11A_IDENTITY_ALWAYS_AUTH)
+		fputs("; always-authenticate (a PIN for every signature)",
+		      stdout);
+	if (id->flags & P11A_IDENTITY_TLS13_CLIENT_ONLY)
+		fputs("; tls13-client only", stdout);
+	fputc('\n', stdout);
+}
+
 static void
 print_identity(const struct p11a_identity *id)
 {
@@ -368,20 +391,45 @@ parse_no_options(const struct command *cmd, int argc, char **argv)
 }
 
 static int
+parse_list_options(int argc, char **argv, int *verbose)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+	const struct command *cmd = find_command("list");
+	int ch;
+
+	*verbose = 0;
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		if (ch == 'h')
+			return command_help(cmd);
+		if (ch != 'v')
+			return usage_error(cmd);
+		*verbose = 1;
+	}
+	return optind != argc ? usage_error(cmd) : -1;
+}
+
+static int
 cmd_list(struct ctx *ctx, int argc, char **argv)
 {
 	struct p11a_identity_list list = {0};
 	size_t i;
-	int r, rc;
+	int r, rc, verbose;
 
-	if ((rc = parse_no_options(find_command("list"), argc, argv)) >= 0)
+	if ((rc = parse_list_options(argc, argv, &verbose)) >= 0)
 		return rc;
 	if ((rc = connect_agent(ctx)) != EXIT_OK)
 		return rc;
 	if ((r = p11a_client_list(ctx->c, &list)) != P11A_OK)
 		return report(ctx, r, "list");
-	for (i = 0; i < list.n; i++)
+	for (i = 0; i < list.n; i++) {
 		print_identity(&list.items[i]);
+		if (verbose)
+			print_identity_detail(&list.items[i]);
+	}
 	p11a_identity_list_free(&list);
 	return EXIT_OK;
 }
@@ -891,6 +939,36 @@ unlock_failed(const struct ctx *ctx, int r)
 	return exit_for(r);
 }
 
+/*
+ * The agent backs off after wrong PINs (BUSY with retry-after-ms=N):
+ * wait that long (nanosleep, no polling) and send the UNLOCK once more.
+ * Anything else, or a wait over a minute, is the answer.
+ */
+static int
+unlock_send(struct ctx *ctx, const char *token, const char *pin)
+{
+	const char *msg, *p;
+	unsigned long ms;
+	int r;
+
+	for (int tries = 0; tries < 8; tries++) {
+		if ((r = p11a_client_unlock(ctx->c, token, pin)) !=
+		    P11A_ERR_BUSY)
+			return r;
+		msg = p11a_client_last_message(ctx->c);
+		if ((p = strstr(msg, "retry-after-ms=")) == NULL ||
+		    (ms = strtoul(p + 15, NULL, 10)) > 60000)
+			return r;
+		say("unlock: %s; waiting", msg);
+		struct timespec ts = {(time_t)(ms / 1000),
+				      (long)(ms % 1000) * 1000000L + 1000000L};
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	return r;
+}
+
 static int
 cmd_unlock(struct ctx *ctx, int argc, char **argv)
 {
@@ -927,7 +1005,7 @@ cmd_unlock(struct ctx *ctx, int argc, char **argv)
 	pin[0] = '\0';
 	if ((rc = get_pin(source, pin)) != EXIT_OK)
 		goto out;
-	if ((r = p11a_client_unlock(ctx->c, token, pin)) != P11A_OK)
+	if ((r = unlock_send(ctx, token, pin)) != P11A_OK)
 		rc = unlock_failed(ctx, r);
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -1095,9 +1173,12 @@ cmd_tunnel(struct ctx *ctx, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"list", PROG " list", cmd_list, "[--help]",
+	{"list", PROG " list", cmd_list, "[--verbose] [--help]",
 	 "List the identities (keys) the agent holds, one per line:\n"
-	 "  ID URI KEYTYPE BITS SCHEMES SUBJECT [(unavailable)]\n"},
+	 "  ID URI KEYTYPE BITS SCHEMES SUBJECT [(unavailable)]\n"
+	 "  --verbose  then how each is signed with: native mechanisms,\n"
+	 "             raw RSA padded by the agent, hash-and-sign, and\n"
+	 "             whether the key wants a PIN for every signature\n"},
 	{"sign", PROG " sign", cmd_sign,
 	 "--identity ID|URI --scheme NAME [--digest] [--in FILE] "
 	 "[--out FILE]",

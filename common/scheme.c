@@ -203,6 +203,110 @@ p11a_scheme_list_for_key(uint8_t key_type, unsigned bits, uint16_t *out,
 }
 
 const char *
+p11a_path_name(uint8_t kind)
+{
+	switch (kind) {
+	case P11A_PATH_NATIVE:
+		return "native";
+	case P11A_PATH_RAW:
+		return "raw";
+	case P11A_PATH_HASHED:
+		return "hashed";
+	default:
+		return "none";
+	}
+}
+
+/* The hash-and-sign mechanism of a scheme; CKM_VENDOR_DEFINED: none. */
+static CK_MECHANISM_TYPE
+scheme_hashed_mech(const struct p11a_scheme_info *s)
+{
+	static const struct {
+		CK_MECHANISM_TYPE native;
+		enum p11a_hash hash;
+		CK_MECHANISM_TYPE hashed;
+	} map[] = {
+		{CKM_RSA_PKCS, P11A_HASH_SHA1, CKM_SHA1_RSA_PKCS},
+		{CKM_RSA_PKCS, P11A_HASH_SHA256, CKM_SHA256_RSA_PKCS},
+		{CKM_RSA_PKCS, P11A_HASH_SHA384, CKM_SHA384_RSA_PKCS},
+		{CKM_RSA_PKCS, P11A_HASH_SHA512, CKM_SHA512_RSA_PKCS},
+		{CKM_RSA_PKCS_PSS, P11A_HASH_SHA256, CKM_SHA256_RSA_PKCS_PSS},
+		{CKM_RSA_PKCS_PSS, P11A_HASH_SHA384, CKM_SHA384_RSA_PKCS_PSS},
+		{CKM_RSA_PKCS_PSS, P11A_HASH_SHA512, CKM_SHA512_RSA_PKCS_PSS},
+		{CKM_ECDSA, P11A_HASH_SHA1, CKM_ECDSA_SHA1},
+		{CKM_ECDSA, P11A_HASH_SHA256, CKM_ECDSA_SHA256},
+		{CKM_ECDSA, P11A_HASH_SHA384, CKM_ECDSA_SHA384},
+		{CKM_ECDSA, P11A_HASH_SHA512, CKM_ECDSA_SHA512},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].native == s->mechanism && map[i].hash == s->hash)
+			return map[i].hashed;
+	return CKM_VENDOR_DEFINED;
+}
+
+static int
+mech_in(const CK_MECHANISM_TYPE *mechs, size_t n, CK_MECHANISM_TYPE m)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mechs[i] == m)
+			return 1;
+	return 0;
+}
+
+struct p11a_sign_path
+p11a_scheme_path(const struct p11a_scheme_info *s, uint8_t key_type,
+		 unsigned bits, const CK_MECHANISM_TYPE *mechs, size_t n,
+		 int have_spki)
+{
+	struct p11a_sign_path p = {P11A_PATH_NONE, CKM_VENDOR_DEFINED};
+	CK_MECHANISM_TYPE hashed;
+
+	if (!p11a_scheme_key_can(s, key_type, bits))
+		return p;
+	p.mechanism = s->mechanism;
+	if (mechs == NULL || mech_in(mechs, n, s->mechanism)) {
+		p.kind = P11A_PATH_NATIVE;
+		return p;
+	}
+	/* the agent pads; the modulus comes from the public key */
+	if (key_type == P11A_KEY_RSA && have_spki &&
+	    mech_in(mechs, n, CKM_RSA_X_509)) {
+		p.kind = P11A_PATH_RAW;
+		p.mechanism = CKM_RSA_X_509;
+		return p;
+	}
+	hashed = scheme_hashed_mech(s);
+	if (hashed != CKM_VENDOR_DEFINED && mech_in(mechs, n, hashed)) {
+		p.kind = P11A_PATH_HASHED;
+		p.mechanism = hashed;
+		return p;
+	}
+	p.mechanism = CKM_VENDOR_DEFINED;
+	return p;
+}
+
+size_t
+p11a_scheme_list_for_mechs(uint8_t key_type, unsigned bits,
+			   const CK_MECHANISM_TYPE *mechs, size_t n,
+			   int have_spki, uint16_t *out,
+			   struct p11a_sign_path *paths, size_t max)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < N_SCHEMES && k < max; i++) {
+		struct p11a_sign_path p = p11a_scheme_path(
+			&schemes[i], key_type, bits, mechs, n, have_spki);
+
+		if (p.kind == P11A_PATH_NONE)
+			continue;
+		out[k] = schemes[i].code;
+		paths[k++] = p;
+	}
+	return k;
+}
+
+const char *
 p11a_hash_openssl_name(enum p11a_hash h)
 {
 	const struct hash_info *hi = hash_info(h);

@@ -59,6 +59,53 @@ int p11a_scheme_key_can(const struct p11a_scheme_info *s, uint8_t key_type,
 size_t p11a_scheme_list_for_key(uint8_t key_type, unsigned bits,
 				uint16_t *schemes, size_t max);
 
+/*
+ * How a key makes a scheme's signature on its token, chosen once per
+ * (key, scheme) from the mechanisms the token and the key allow:
+ *   NATIVE  the scheme's own mechanism (CKM_RSA_PKCS_PSS on the digest,
+ *           CKM_RSA_PKCS on the DigestInfo, CKM_ECDSA, CKM_EDDSA);
+ *   RAW     CKM_RSA_X_509 on a block the agent padded (PSS or PKCS#1
+ *           v1.5): RSA cards without PSS still do TLS 1.3;
+ *   HASHED  the hash-and-sign mechanism (CKM_SHA256_RSA_PKCS_PSS,
+ *           CKM_ECDSA_SHA256, ...) on the message itself: there is no
+ *           digest form for it.
+ */
+enum p11a_path_kind {
+	P11A_PATH_NONE = 0,
+	P11A_PATH_NATIVE,
+	P11A_PATH_RAW,
+	P11A_PATH_HASHED
+};
+
+struct p11a_sign_path {
+	uint8_t kind; /* enum p11a_path_kind */
+	CK_MECHANISM_TYPE mechanism;
+};
+
+/* "native", "raw", "hashed" (or "none") */
+const char *p11a_path_name(uint8_t kind);
+
+/*
+ * The path for a scheme on a key whose token and CKA_ALLOWED_MECHANISMS
+ * leave mechs[n] for signing.  mechs NULL: the token did not say, the
+ * native mechanism is assumed.  RAW needs the public key (have_spki).
+ * Order of preference: native, raw, hashed.  P11A_PATH_NONE if the key
+ * cannot make the scheme at all.
+ */
+struct p11a_sign_path p11a_scheme_path(const struct p11a_scheme_info *s,
+				       uint8_t key_type, unsigned bits,
+				       const CK_MECHANISM_TYPE *mechs, size_t n,
+				       int have_spki);
+
+/*
+ * Like p11a_scheme_list_for_key() for a key with mechanisms (see
+ * p11a_scheme_path()); paths[i] is the path of schemes[i].
+ */
+size_t p11a_scheme_list_for_mechs(uint8_t key_type, unsigned bits,
+				  const CK_MECHANISM_TYPE *mechs, size_t n,
+				  int have_spki, uint16_t *schemes,
+				  struct p11a_sign_path *paths, size_t max);
+
 /* OpenSSL digest name for a hash ("SHA256", "MD5-SHA1"); NULL for NONE */
 const char *p11a_hash_openssl_name(enum p11a_hash h);
 

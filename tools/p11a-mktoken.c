@@ -10,8 +10,12 @@
  * --init first initialises the module's free token (SoftHSM's empty
  * slot) with label LABEL, its SO PIN and user PIN both the PIN.
  *
- * KEYSPEC is NAME:TYPE[:nocert], TYPE one of rsa2048, rsa3072, p256, p384,
- * p521, ed25519, dsa (dsa never gets a certificate).  For each one a key
+ * KEYSPEC is NAME:TYPE[:OPTION[,OPTION...]], TYPE one of rsa2048, rsa3072,
+ * p256, p384, p521, ed25519, dsa (dsa never gets a certificate).  OPTIONs:
+ * nocert; always-auth (CKA_ALWAYS_AUTHENTICATE, as a PIV 9c key);
+ * mechs=M+M... (CKA_ALLOWED_MECHANISMS, M one of rsa-pkcs, rsa-x-509,
+ * rsa-pkcs-pss, sha256-rsa-pkcs-pss, ecdsa, ecdsa-sha256, ecdsa-sha384,
+ * eddsa), as keys of cards that lack some mechanisms.  For each one a key
  * pair is generated on the token (label NAME, a fresh one-byte CKA_ID),
  * the public key is read back and written to DIR/NAME.pub.pem, the
  * CKA_ID to DIR/NAME.id (hex), and unless :nocert a certificate signed
@@ -98,10 +102,15 @@ static const struct curve curves[] = {
 	{der_ed25519_oid, sizeof(der_ed25519_oid), "ED25519", 32},
 };
 
+#define MAX_ALLOWED 8
+
 struct keyspec {
 	const char *name;
 	const struct key_type *type;
 	int want_cert;
+	int always_auth;
+	CK_MECHANISM_TYPE allowed[MAX_ALLOWED];
+	size_t n_allowed;
 	CK_BYTE id; /* CKA_ID: one byte, chosen unused on the token */
 };
 
@@ -192,6 +201,70 @@ valid_name(const char *s)
 
 /* Splits arg in place: NAME:TYPE[:nocert]. */
 static int
+parse_mechs(const char *arg, char *list, struct keyspec *ks)
+{
+	static const struct {
+		const char *name;
+		CK_MECHANISM_TYPE m;
+	} names[] = {
+		{"rsa-pkcs", CKM_RSA_PKCS},
+		{"rsa-x-509", CKM_RSA_X_509},
+		{"rsa-pkcs-pss", CKM_RSA_PKCS_PSS},
+		{"sha256-rsa-pkcs-pss", CKM_SHA256_RSA_PKCS_PSS},
+		{"ecdsa", CKM_ECDSA},
+		{"ecdsa-sha256", CKM_ECDSA_SHA256},
+		{"ecdsa-sha384", CKM_ECDSA_SHA384},
+		{"eddsa", CKM_EDDSA},
+	};
+	char *save = NULL;
+
+	for (char *m = strtok_r(list, "+", &save); m != NULL;
+	     m = strtok_r(NULL, "+", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strcmp(m, names[i].name) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]) ||
+		    ks->n_allowed == MAX_ALLOWED) {
+			errmsg("KEYSPEC '%s': unknown or too many mechanisms "
+			       "('%s')",
+			       arg, m);
+			return -1;
+		}
+		ks->allowed[ks->n_allowed++] = names[i].m;
+	}
+	return 0;
+}
+
+static int
+parse_options(const char *arg, char *flags, struct keyspec *ks)
+{
+	char *save = NULL;
+
+	ks->want_cert = ks->type->kind != KIND_DSA;
+	if (flags == NULL)
+		return 0;
+	for (char *f = strtok_r(flags, ",", &save); f != NULL;
+	     f = strtok_r(NULL, ",", &save)) {
+		if (strcmp(f, "nocert") == 0)
+			ks->want_cert = 0;
+		else if (strcmp(f, "always-auth") == 0)
+			ks->always_auth = 1;
+		else if (strncmp(f, "mechs=", 6) == 0) {
+			if (parse_mechs(arg, f + 6, ks) != 0)
+				return -1;
+		} else {
+			errmsg("KEYSPEC '%s': unknown option '%s' (nocert, "
+			       "always-auth, mechs=)",
+			       arg, f);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 parse_keyspec(char *arg, struct keyspec *ks)
 {
 	char *type, *flag;
@@ -221,13 +294,7 @@ parse_keyspec(char *arg, struct keyspec *ks)
 		errmsg("KEYSPEC '%s': unknown key type '%s'", arg, type);
 		return -1;
 	}
-	if (flag != NULL && strcmp(flag, "nocert") != 0) {
-		errmsg("KEYSPEC '%s': unknown option '%s' (only 'nocert')", arg,
-		       flag);
-		return -1;
-	}
-	ks->want_cert = flag == NULL && ks->type->kind != KIND_DSA;
-	return 0;
+	return parse_options(arg, flag, ks);
 }
 
 static int
@@ -871,7 +938,7 @@ generate_keypair(struct ctx *c, const struct keyspec *ks, CK_OBJECT_HANDLE *pub)
 	static const CK_BYTE exponent[] = {0x01, 0x00, 0x01};
 	const struct key_type *t = ks->type;
 	CK_MECHANISM mech = {0, NULL, 0};
-	CK_ATTRIBUTE pt[12], pv[12];
+	CK_ATTRIBUTE pt[12], pv[14];
 	CK_ULONG npt = 0, npv = 0;
 	CK_OBJECT_HANDLE priv;
 	struct dsa_params dsa = {0};
@@ -891,6 +958,11 @@ generate_keypair(struct ctx *c, const struct keyspec *ks, CK_OBJECT_HANDLE *pub)
 	ADD_ATTR(pv, npv, CKA_EXTRACTABLE, &no, sizeof(no));
 	ADD_ATTR(pv, npv, CKA_LABEL, ks->name, strlen(ks->name));
 	ADD_ATTR(pv, npv, CKA_ID, &ks->id, 1);
+	if (ks->always_auth)
+		ADD_ATTR(pv, npv, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
+	if (ks->n_allowed > 0)
+		ADD_ATTR(pv, npv, CKA_ALLOWED_MECHANISMS, ks->allowed,
+			 ks->n_allowed * sizeof(ks->allowed[0]));
 
 	switch (t->kind) {
 	case KIND_RSA:

@@ -22,6 +22,7 @@
 #define HELPER_FD 3
 #define HELPER_MAX_KEYS 256
 #define HELPER_SIG_BUF 1100
+#define HELPER_MAX_MECHS 64
 
 /* A request as decoded; pointers borrow the job's copy of the payload. */
 struct hreq {
@@ -30,10 +31,12 @@ struct hreq {
 	uint32_t version; /* HELLO */
 	uint64_t slot;
 	uint64_t user_type; /* LOGIN */
-	const uint8_t *pin; /* LOGIN; empty: protected authentication path */
+	/* LOGIN, and SIGN with auth; empty: protected authentication path */
+	const uint8_t *pin;
 	size_t pin_len;
 	uint64_t key, mechanism; /* SIGN */
 	uint8_t has_pss;
+	uint8_t auth; /* SIGN: C_Login(CKU_CONTEXT_SPECIFIC, pin) first */
 	uint64_t pss_hash, pss_mgf, pss_salt;
 	const uint8_t *data;
 	size_t data_len;
@@ -42,7 +45,7 @@ struct hreq {
 struct hjob {
 	struct hjob *next;
 	struct hreq req;
-	uint8_t *copy; /* the payload; a locked page for LOGIN */
+	uint8_t *copy; /* the payload; a locked page when it has a PIN */
 	size_t copy_len;
 	int locked;
 };

@@ -5,7 +5,7 @@
 #ifndef P11A_HELPER_HPROTO_H
 #define P11A_HELPER_HPROTO_H
 
-#define HELPER_VERSION 1u
+#define HELPER_VERSION 2u
 
 enum helper_msg {
 	H_HELLO = 0x01,
@@ -29,5 +29,6 @@ enum helper_msg {
 /* KEYS flags of a key */
 #define H_KEY_ALWAYS_AUTHENTICATE 0x01u
 #define H_KEY_NO_SIGN 0x02u
+#define H_KEY_MECHS_KNOWN 0x04u
 
 #endif

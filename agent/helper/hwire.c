@@ -38,7 +38,14 @@ decode_sign(struct p11a_buf *p, struct hreq *r)
 			   (e = p11a_buf_get_u64(p, &r->pss_mgf)) != P11A_OK ||
 			   (e = p11a_buf_get_u64(p, &r->pss_salt)) != P11A_OK))
 		return e;
-	return p11a_buf_get_bytes_view(p, &r->data, &r->data_len);
+	if ((e = p11a_buf_get_bytes_view(p, &r->data, &r->data_len)) !=
+		    P11A_OK ||
+	    (e = p11a_buf_get_u8(p, &r->auth)) != P11A_OK)
+		return e;
+	if (r->auth > 1)
+		return P11A_ERR_PROTOCOL;
+	return r->auth ? p11a_buf_get_bytes_view(p, &r->pin, &r->pin_len)
+		       : P11A_OK;
 }
 
 static int

@@ -47,6 +47,23 @@ copy_free(struct hjob *j)
 	j->copy = NULL;
 }
 
+/* Whether the payload carries a PIN, and so goes to a locked page. */
+static int
+job_has_pin(uint8_t type, const struct p11a_buf *payload)
+{
+	struct hreq peek = {.type = type};
+	struct p11a_buf view;
+
+	if (type == H_LOGIN)
+		return 1;
+	if (type != H_SIGN)
+		return 0;
+	p11a_buf_view(&view, p11a_buf_ptr(payload),
+		      p11a_buf_remaining(payload));
+	/* a malformed one is caught by the decode of the copy */
+	return hwire_decode(&view, &peek) == P11A_OK && peek.auth;
+}
+
 struct hjob *
 job_new(uint8_t type, uint32_t id, const struct p11a_buf *payload, int *err)
 {
@@ -57,7 +74,7 @@ job_new(uint8_t type, uint32_t id, const struct p11a_buf *payload, int *err)
 	*err = P11A_ERR_NO_MEMORY;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
-	j->locked = type == H_LOGIN;
+	j->locked = job_has_pin(type, payload);
 	j->copy_len = n;
 	/* one spare byte: a zero-length payload still gets a buffer */
 	j->copy = j->locked ? locked_alloc(n + 1) : malloc(n + 1);

@@ -50,6 +50,28 @@ op_probe(struct hworker *w, struct p11a_buf *out, const char **call)
 	return CKR_OK;
 }
 
+/*
+ * CKA_ALWAYS_AUTHENTICATE: the login for this one operation, on its
+ * session, between C_SignInit and C_Sign.  If the token refuses, the
+ * operation may still be active: only closing the session ends it for
+ * sure (the worker opens another for its next request).
+ */
+static CK_RV
+op_context_login(struct hworker *w, const struct hreq *r, const char **call)
+{
+	CK_FUNCTION_LIST *fn = w->tok->h->fn;
+	CK_UTF8CHAR *pin = r->pin_len > 0 ? (CK_UTF8CHAR *)r->pin : NULL;
+	CK_RV rv;
+
+	*call = "C_Login";
+	rv = fn->C_Login(w->session, CKU_CONTEXT_SPECIFIC, pin, r->pin_len);
+	if (rv != CKR_OK) {
+		fn->C_CloseSession(w->session);
+		w->session = CK_INVALID_HANDLE;
+	}
+	return rv;
+}
+
 static CK_RV
 op_sign(struct hworker *w, const struct hreq *r, struct p11a_buf *out,
 	const char **call)
@@ -68,6 +90,8 @@ op_sign(struct hworker *w, const struct hreq *r, struct p11a_buf *out,
 	}
 	*call = "C_SignInit";
 	if ((rv = fn->C_SignInit(w->session, &m, r->key)) != CKR_OK)
+		return rv;
+	if (r->auth && (rv = op_context_login(w, r, call)) != CKR_OK)
 		return rv;
 	*call = "C_Sign";
 	rv = fn->C_Sign(w->session, (CK_BYTE *)r->data, r->data_len, sig, &n);
@@ -144,11 +168,111 @@ key_attrs_read(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k,
 			   a->cert_len, &a->spki, &a->spki_len);
 }
 
+/*
+ * The token's signing mechanisms (CKF_SIGN), read once per KEYS: a card
+ * without CKM_RSA_PKCS_PSS or CKM_ECDSA must not be offered schemes
+ * that need them.
+ */
+struct mech_set {
+	CK_MECHANISM_TYPE m[HELPER_MAX_MECHS];
+	CK_ULONG min[HELPER_MAX_MECHS], max[HELPER_MAX_MECHS];
+	size_t n;
+	int known; /* C_GetMechanismList answered */
+};
+
+static void
+mech_set_read(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, struct mech_set *ms)
+{
+	CK_MECHANISM_TYPE all[HELPER_MAX_MECHS * 4];
+	CK_ULONG n = sizeof(all) / sizeof(all[0]);
+	CK_MECHANISM_INFO mi;
+
+	ms->n = 0;
+	ms->known = fn->C_GetMechanismList(slot, all, &n) == CKR_OK;
+	if (!ms->known) {
+		log_info("slot %lu: C_GetMechanismList failed: schemes follow "
+			 "the key type alone",
+			 slot);
+		return;
+	}
+	for (CK_ULONG i = 0; i < n && ms->n < HELPER_MAX_MECHS; i++) {
+		if (fn->C_GetMechanismInfo(slot, all[i], &mi) != CKR_OK ||
+		    !(mi.flags & CKF_SIGN))
+			continue;
+		ms->m[ms->n] = all[i];
+		ms->min[ms->n] = mi.ulMinKeySize;
+		ms->max[ms->n] = mi.ulMaxKeySize;
+		ms->n++;
+	}
+}
+
+/*
+ * Whether a key's CKA_ALLOWED_MECHANISMS lets it use m: absent or empty
+ * (SoftHSM's default) restricts nothing.
+ */
+static int
+mech_allowed(const unsigned char *allowed, size_t len, CK_MECHANISM_TYPE m)
+{
+	CK_MECHANISM_TYPE v;
+
+	if (allowed == NULL || len < sizeof(v))
+		return 1;
+	for (size_t i = 0; i + sizeof(v) <= len; i += sizeof(v)) {
+		memcpy(&v, allowed + i, sizeof(v));
+		if (v == m)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * RSA key sizes are bits in every module we know; EC ones are bits in
+ * some and bytes in others, so only RSA is held to the range.
+ */
+static int
+mech_fits(const struct mech_set *ms, size_t i, const struct key_shape *shape)
+{
+	if (shape->key_type != P11A_KEY_RSA || ms->max[i] == 0)
+		return 1;
+	return shape->bits >= ms->min[i] && shape->bits <= ms->max[i];
+}
+
+/* u32 count, then the u64 mechanisms this key can sign with. */
+static int
+key_mechs_encode(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k,
+		 const struct key_shape *shape, const struct mech_set *ms,
+		 struct p11a_buf *b)
+{
+	unsigned char *allowed = NULL;
+	size_t len = 0, n = 0;
+	CK_MECHANISM_TYPE keep[HELPER_MAX_MECHS];
+	int e;
+
+	if (p11_attr_get(fn, s, k, CKA_ALLOWED_MECHANISMS, &allowed, &len) !=
+	    CKR_OK) {
+		free(allowed);
+		allowed = NULL;
+	}
+	for (size_t i = 0; i < ms->n; i++)
+		if (mech_allowed(allowed, len, ms->m[i]) &&
+		    mech_fits(ms, i, shape))
+			keep[n++] = ms->m[i];
+	free(allowed);
+	if ((e = p11a_buf_put_u32(b, (uint32_t)n)) != P11A_OK)
+		return e;
+	for (size_t i = 0; i < n; i++)
+		if ((e = p11a_buf_put_u64(b, keep[i])) != P11A_OK)
+			return e;
+	return P11A_OK;
+}
+
 static int
 key_encode(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k,
-	   const struct key_shape *shape, struct p11a_buf *b)
+	   const struct key_shape *shape, const struct mech_set *ms,
+	   struct p11a_buf *b)
 {
 	struct key_attrs a = {0};
+	uint8_t flags = key_flags(fn, s, k);
 	int e;
 
 	if ((e = key_attrs_read(fn, s, k, shape, &a)) != P11A_OK)
@@ -162,7 +286,11 @@ key_encode(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k,
 	    (e = p11a_buf_put_bytes(b, a.spki, a.spki_len)) != P11A_OK ||
 	    (e = p11a_buf_put_bytes(b, a.cert, a.cert_len)) != P11A_OK)
 		goto out;
-	e = p11a_buf_put_u8(b, key_flags(fn, s, k));
+	if (ms->known)
+		flags |= H_KEY_MECHS_KNOWN;
+	if ((e = p11a_buf_put_u8(b, flags)) != P11A_OK)
+		goto out;
+	e = key_mechs_encode(fn, s, k, shape, ms, b);
 out:
 	key_attrs_free(&a);
 	return e;
@@ -173,8 +301,8 @@ out:
  * use is skipped, and one that would overflow the frame is left out.
  */
 static int
-keys_add(struct hworker *w, CK_OBJECT_HANDLE k, struct p11a_buf *keys,
-	 uint32_t *n)
+keys_add(struct hworker *w, CK_OBJECT_HANDLE k, const struct mech_set *ms,
+	 struct p11a_buf *keys, uint32_t *n)
 {
 	CK_FUNCTION_LIST *fn = w->tok->h->fn;
 	struct key_shape shape;
@@ -195,7 +323,7 @@ keys_add(struct hworker *w, CK_OBJECT_HANDLE k, struct p11a_buf *keys,
 		return P11A_OK;
 	}
 	p11a_buf_init(&one, P11A_MAX_FRAME);
-	if ((e = key_encode(fn, w->session, k, &shape, &one)) != P11A_OK)
+	if ((e = key_encode(fn, w->session, k, &shape, ms, &one)) != P11A_OK)
 		goto out;
 	if (p11a_buf_put_raw(keys, p11a_buf_ptr(&one),
 			     p11a_buf_remaining(&one)) != P11A_OK) {
@@ -215,6 +343,7 @@ op_keys(struct hworker *w, struct p11a_buf *out, const char **call)
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
 	CK_OBJECT_HANDLE found[HELPER_MAX_KEYS];
+	struct mech_set ms;
 	CK_ULONG n = 0;
 	struct p11a_buf keys;
 	uint32_t kept = 0;
@@ -226,10 +355,11 @@ op_keys(struct hworker *w, struct p11a_buf *out, const char **call)
 		      HELPER_MAX_KEYS, &n);
 	if (rv != CKR_OK)
 		return rv;
+	mech_set_read(w->tok->h->fn, w->tok->slot, &ms);
 	/* the count, u32, goes before the keys */
 	p11a_buf_init(&keys, p11a_buf_room(out) - 4);
 	for (CK_ULONG i = 0; i < n && e == P11A_OK; i++)
-		e = keys_add(w, found[i], &keys, &kept);
+		e = keys_add(w, found[i], &ms, &keys, &kept);
 	if (e == P11A_OK && (e = p11a_buf_put_u32(out, kept)) == P11A_OK)
 		e = p11a_buf_put_raw(out, p11a_buf_ptr(&keys),
 				     p11a_buf_remaining(&keys));

@@ -69,6 +69,15 @@ enum p11a_key_type { P11A_KEY_RSA = 1, P11A_KEY_EC = 2, P11A_KEY_ED25519 = 3 };
 #define P11A_IDENTITY_AVAILABLE 0x01u /* token present and logged in */
 /* signs only in the P11A_SIGN_TLS13_CLIENT_CV form (--purpose) */
 #define P11A_IDENTITY_TLS13_CLIENT_ONLY 0x02u
+/* the key has CKA_ALWAYS_AUTHENTICATE: a PIN for every signature */
+#define P11A_IDENTITY_ALWAYS_AUTH 0x04u
+/* some schemes are raw RSA (CKM_RSA_X_509) padded by the agent */
+#define P11A_IDENTITY_AGENT_PADS 0x08u
+/*
+ * some schemes use a hash-and-sign mechanism: send the message, the
+ * P11A_SIGN_DIGEST form is refused for them
+ */
+#define P11A_IDENTITY_MESSAGE_ONLY 0x10u
 
 /* token flags in STATUS */
 #define P11A_TOKEN_PRESENT 0x01u

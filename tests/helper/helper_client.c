@@ -65,6 +65,8 @@ struct key {
 	uint8_t type, flags;
 	uint16_t bits;
 	char curve[16];
+	uint64_t mechs[64];
+	uint32_t n_mechs;
 	EVP_PKEY *pub;
 };
 
@@ -387,7 +389,9 @@ sign_request(struct p11a_buf *out, uint32_t id, uint64_t slot,
 	if (pss)
 		put_u64s(&p, 3, (uint64_t)CKM_SHA256, (uint64_t)CKG_MGF1_SHA256,
 			 (uint64_t)32);
-	if (p11a_buf_put_bytes(&p, data, len) != P11A_OK)
+	/* no CKU_CONTEXT_SPECIFIC login */
+	if (p11a_buf_put_bytes(&p, data, len) != P11A_OK ||
+	    p11a_buf_put_u8(&p, 0) != P11A_OK)
 		fail("cannot encode");
 	frame(out, H_SIGN, id, &p);
 	p11a_buf_free(&p);
@@ -450,12 +454,12 @@ hello(struct helper *h, unsigned sessions)
 	CK_INFO mi;
 
 	p11a_buf_init(&p, 8);
-	p11a_buf_put_u32(&p, 1);
+	p11a_buf_put_u32(&p, HELPER_VERSION);
 	request(h, H_HELLO, 1, &p);
 	p11a_buf_free(&p);
 	expect(h, H_HELLO_REPLY, 1);
-	if (get_u32() != 1)
-		fail("HELLO_REPLY version is not 1");
+	if (get_u32() != HELPER_VERSION)
+		fail("HELLO_REPLY version is not %u", HELPER_VERSION);
 	if (reference_module()->C_GetInfo(&mi) != CKR_OK)
 		fail("C_GetInfo");
 	check_raw(get_raw(2), &mi.cryptokiVersion, 2, "cryptokiVersion");
@@ -572,9 +576,22 @@ keys(struct helper *h, struct token *t, uint32_t id)
 		spki = get_bytes(&spki_len);
 		cert = get_bytes(&cert_len);
 		k->flags = get_u8();
+		if ((k->n_mechs = get_u32()) > 64)
+			fail("too many mechanisms");
+		for (uint32_t m = 0; m < k->n_mechs; m++)
+			k->mechs[m] = get_u64();
 		key_check_files(t, k, spki, spki_len, cert, cert_len);
 	}
 	expect_end();
+}
+
+static int
+key_has_mech(const struct key *k, uint64_t m)
+{
+	for (uint32_t i = 0; i < k->n_mechs; i++)
+		if (k->mechs[i] == m)
+			return 1;
+	return 0;
 }
 
 static struct key *
@@ -874,8 +891,14 @@ sc_sign(void)
 		      strcmp(key_named(&tokens[0], "a-ec")->curve, "P-256") ==
 			      0 &&
 		      key_named(&tokens[0], "a-ed")->type == P11A_KEY_ED25519 &&
-		      key_named(&tokens[0], "a-ed")->flags == 0,
+		      key_named(&tokens[0], "a-ed")->flags == H_KEY_MECHS_KNOWN,
 	      "KEYS: key types, sizes, curves and flags");
+	check(key_has_mech(key_named(&tokens[0], "a-rsa"), CKM_RSA_PKCS_PSS) &&
+		      key_has_mech(key_named(&tokens[0], "a-rsa"),
+				   CKM_RSA_X_509) &&
+		      key_has_mech(key_named(&tokens[0], "a-ec"), CKM_ECDSA) &&
+		      key_has_mech(key_named(&tokens[0], "a-ed"), CKM_EDDSA),
+	      "KEYS: the signing mechanisms of each key");
 	sign_verify(&h, &tokens[0], "a-rsa", FORM_PKCS1, 20);
 	sign_verify(&h, &tokens[0], "a-rsa", FORM_PSS, 21);
 	sign_verify(&h, &tokens[0], "a-ec", FORM_ECDSA, 22);

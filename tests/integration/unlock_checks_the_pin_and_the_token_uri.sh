@@ -52,6 +52,10 @@ p11a_expect_exit 5 "$P11AGENT" sign --identity "$a" \
 # a burst of right and wrong PINs on a locked token, several rounds
 races=$(dirname "${BASH_SOURCE[0]}")/pipelined_unlocks.py
 for round in 1 2 3; do
+	# wrong PINs of the last round back UNLOCK off: the command waits
+	# that out, and its right PIN ends the back-off
+	p11a_expect_exit 0 "$P11AGENT" unlock --token 'pkcs11:token=A' \
+		--pin-source env:RIGHT_A
 	p11a_expect_exit 0 "$P11AGENT" lock
 	out=$(python3 "$races" "$P11AGENT_SOCK" 1111,0000 4 \
 		--token 'pkcs11:token=A' | paste -sd' ' -)

@@ -214,6 +214,91 @@ list_for_key_gives_schemes_in_table_order(void **state)
 	assert_int_equal(n, 0);
 }
 
+static struct p11a_sign_path
+path_of(uint16_t code, uint8_t type, unsigned bits, const CK_MECHANISM_TYPE *m,
+	size_t n, int spki)
+{
+	return p11a_scheme_path(p11a_scheme_find(code), type, bits, m, n, spki);
+}
+
+static void
+path_follows_the_tokens_mechanisms(void **state)
+{
+	static const CK_MECHANISM_TYPE piv[] = {CKM_RSA_PKCS, CKM_RSA_X_509};
+	static const CK_MECHANISM_TYPE raw[] = {CKM_RSA_X_509};
+	static const CK_MECHANISM_TYPE hashed[] = {CKM_SHA256_RSA_PKCS_PSS,
+						   CKM_ECDSA_SHA256};
+	static const CK_MECHANISM_TYPE pss[] = {CKM_RSA_PKCS_PSS};
+	struct p11a_sign_path p;
+
+	(void)state;
+	/* the token did not say: the native mechanism */
+	p = path_of(P11A_SCHEME_RSA_PSS_RSAE_SHA256, P11A_KEY_RSA, 2048, NULL,
+		    0, 1);
+	assert_int_equal(p.kind, P11A_PATH_NATIVE);
+	assert_int_equal(p.mechanism, CKM_RSA_PKCS_PSS);
+	/* a PIV card: PKCS#1 native, PSS padded by the agent */
+	p = path_of(P11A_SCHEME_RSA_PKCS1_SHA256, P11A_KEY_RSA, 2048, piv, 2,
+		    1);
+	assert_int_equal(p.kind, P11A_PATH_NATIVE);
+	p = path_of(P11A_SCHEME_RSA_PSS_RSAE_SHA256, P11A_KEY_RSA, 2048, piv, 2,
+		    1);
+	assert_int_equal(p.kind, P11A_PATH_RAW);
+	assert_int_equal(p.mechanism, CKM_RSA_X_509);
+	/* raw RSA needs the modulus from the public key */
+	p = path_of(P11A_SCHEME_RSA_PKCS1_SHA256, P11A_KEY_RSA, 2048, raw, 1,
+		    0);
+	assert_int_equal(p.kind, P11A_PATH_NONE);
+	p = path_of(P11A_SCHEME_RSA_PKCS1_MD5_SHA1, P11A_KEY_RSA, 2048, raw, 1,
+		    1);
+	assert_int_equal(p.kind, P11A_PATH_RAW);
+	/* hash-and-sign when nothing else is there */
+	p = path_of(P11A_SCHEME_RSA_PSS_RSAE_SHA256, P11A_KEY_RSA, 2048, hashed,
+		    2, 1);
+	assert_int_equal(p.kind, P11A_PATH_HASHED);
+	assert_int_equal(p.mechanism, CKM_SHA256_RSA_PKCS_PSS);
+	p = path_of(P11A_SCHEME_RSA_PSS_RSAE_SHA384, P11A_KEY_RSA, 2048, hashed,
+		    2, 1);
+	assert_int_equal(p.kind, P11A_PATH_NONE);
+	p = path_of(P11A_SCHEME_ECDSA_SECP256R1_SHA256, P11A_KEY_EC, 256,
+		    hashed, 2, 1);
+	assert_int_equal(p.kind, P11A_PATH_HASHED);
+	assert_int_equal(p.mechanism, CKM_ECDSA_SHA256);
+	p = path_of(P11A_SCHEME_ECDSA_SECP384R1_SHA384, P11A_KEY_EC, 256,
+		    hashed, 2, 1);
+	assert_int_equal(p.kind, P11A_PATH_NONE);
+	/* the modulus still has to fit, whatever the path */
+	p = path_of(P11A_SCHEME_RSA_PSS_RSAE_SHA512, P11A_KEY_RSA, 1024, pss, 1,
+		    1);
+	assert_int_equal(p.kind, P11A_PATH_NONE);
+	assert_string_equal(p11a_path_name(P11A_PATH_RAW), "raw");
+}
+
+static void
+list_for_mechs_pairs_schemes_and_paths(void **state)
+{
+	static const CK_MECHANISM_TYPE piv[] = {CKM_RSA_PKCS, CKM_RSA_X_509};
+	static const CK_MECHANISM_TYPE ecdsa_only[] = {CKM_ECDSA};
+	uint16_t got[P11A_MAX_SCHEMES];
+	struct p11a_sign_path paths[P11A_MAX_SCHEMES];
+	size_t n;
+
+	(void)state;
+	n = p11a_scheme_list_for_mechs(P11A_KEY_RSA, 2048, piv, 2, 1, got,
+				       paths, P11A_MAX_SCHEMES);
+	assert_int_equal(n, 8);
+	assert_int_equal(got[0], P11A_SCHEME_RSA_PSS_RSAE_SHA256);
+	assert_int_equal(paths[0].kind, P11A_PATH_RAW);
+	assert_int_equal(paths[3].kind, P11A_PATH_NATIVE);
+	/* an RSA key on a token with only ECDSA can do nothing */
+	n = p11a_scheme_list_for_mechs(P11A_KEY_RSA, 2048, ecdsa_only, 1, 1,
+				       got, paths, P11A_MAX_SCHEMES);
+	assert_int_equal(n, 0);
+	n = p11a_scheme_list_for_mechs(P11A_KEY_EC, 256, ecdsa_only, 1, 1, got,
+				       paths, P11A_MAX_SCHEMES);
+	assert_int_equal(n, 4);
+}
+
 static void
 hash_openssl_names(void **state)
 {
@@ -548,6 +633,8 @@ main(void)
 		cmocka_unit_test(key_can_rsa_512_cannot_do_long_digestinfo),
 		cmocka_unit_test(key_can_ecdsa_on_any_curve),
 		cmocka_unit_test(list_for_key_gives_schemes_in_table_order),
+		cmocka_unit_test(path_follows_the_tokens_mechanisms),
+		cmocka_unit_test(list_for_mechs_pairs_schemes_and_paths),
 		cmocka_unit_test(hash_openssl_names),
 		cmocka_unit_test(scheme_hash_matches_known_vectors),
 		cmocka_unit_test(scheme_hash_refuses_ed25519_and_small_output),
