@@ -50,8 +50,10 @@ struct hlink {
 	unsigned generation;
 	unsigned restarts;
 	char reason[160];
+	char restart_why[120]; /* hlink_restart() killed it, and why */
 	pid_t pid;
-	int fd; /* agent's end of the socketpair; -1 while restarting */
+	int reaping; /* pid is being waited for: not ours to kill */
+	int fd;	     /* agent's end of the socketpair; -1 while restarting */
 	uint32_t next_id;
 	struct hcall *calls;
 	int stopping;
@@ -149,8 +151,7 @@ frame_send(struct hlink *h, int fd, uint8_t type, uint32_t id,
 
 	if ((r = frame_build(&f, type, id, payload)) == P11A_OK) {
 		pthread_mutex_lock(&h->write_lock);
-		r = write_all(fd, p11a_buf_ptr(&f), p11a_buf_remaining(&f)) ==
-				    0
+		r = write_all(fd, p11a_buf_ptr(&f), p11a_buf_remaining(&f)) == 0
 			    ? P11A_OK
 			    : P11A_ERR_IO;
 		pthread_mutex_unlock(&h->write_lock);
@@ -184,8 +185,8 @@ reply_from_frame(struct hlink_reply *rep, struct p11a_frame *f)
 		    p11a_buf_get_u64(&f->payload, &rv) != P11A_OK ||
 		    p11a_buf_get_cstring(&f->payload, &msg) != P11A_OK)
 			msg = NULL;
-		reply_set_error(rep, code == P11A_OK ? P11A_ERR_TOKEN
-						     : (int)code,
+		reply_set_error(rep,
+				code == P11A_OK ? P11A_ERR_TOKEN : (int)code,
 				(CK_RV)rv,
 				msg != NULL ? msg : "malformed helper error");
 		free(msg);
@@ -216,9 +217,8 @@ spawn_helper(struct hlink *h, int *sock, int *err, pid_t *pid)
 	char sessions[16], level[16];
 	const char *path = hlink_helper_path();
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
-	char *argv[] = {(char *)path,	  h->module,	 "--sessions",
-			sessions,	  "--log-level", level,
-			NULL};
+	char *argv[] = {(char *)path,  h->module, "--sessions", sessions,
+			"--log-level", level,	  NULL};
 	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, r;
 
 	snprintf(sessions, sizeof(sessions), "%u", h->cfg.sessions);
@@ -359,8 +359,7 @@ read_frame_sync(struct hlink *h, int fd, int timeout_ms, struct p11a_frame *f)
 	       P11A_ERR_INCOMPLETE) {
 		uint64_t now = p11a_clock_ms();
 
-		if (now >= end ||
-		    poll(&p, 1, (int)(end - now)) <= 0 ||
+		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0 ||
 		    p11a_buf_reserve(&h->in, HLINK_READ_CHUNK, &dst) != P11A_OK)
 			return P11A_ERR_TIMEOUT;
 		if ((n = read(fd, dst, HLINK_READ_CHUNK)) <= 0)
@@ -531,6 +530,9 @@ helper_lost(struct hlink *h, const char *how)
 	char msg[sizeof(h->reason) + 100];
 	int status = 0;
 
+	pthread_mutex_lock(&h->lock);
+	h->reaping = 1;
+	pthread_mutex_unlock(&h->lock);
 	close(h->fd);
 	close(h->err_fd);
 	h->err_fd = -1;
@@ -540,12 +542,16 @@ helper_lost(struct hlink *h, const char *how)
 		;
 	pthread_mutex_lock(&h->lock);
 	h->fd = -1;
+	h->reaping = 0;
 	describe_exit(status, h->reason, sizeof(h->reason));
+	if (how == NULL && h->restart_why[0] != '\0')
+		how = h->restart_why;
 	if (how != NULL)
 		snprintf(h->reason, sizeof(h->reason), "%s", how);
+	h->restart_why[0] = '\0';
 	snprintf(msg, sizeof(msg),
-		 "the helper process of module %s %s; it is restarted",
-		 h->name, h->reason);
+		 "the helper process of module %s %s; it is restarted", h->name,
+		 h->reason);
 	for (struct hcall *c = h->calls; c != NULL; c = c->next)
 		if (!c->done) {
 			reply_set_error(c->rep, P11A_ERR_TOKEN,
@@ -806,6 +812,17 @@ wait_ready(struct hlink *h)
 }
 
 int
+hlink_wait_ready(struct hlink *h)
+{
+	int ready;
+
+	pthread_mutex_lock(&h->lock);
+	ready = wait_ready(h);
+	pthread_mutex_unlock(&h->lock);
+	return ready;
+}
+
+int
 hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 	   const struct p11a_buf *payload, struct hlink_reply *rep)
 {
@@ -817,9 +834,9 @@ hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 	pthread_mutex_lock(&h->lock);
 	if (!wait_ready(h)) {
 		snprintf(msg, sizeof(msg), "module %s %s: %s", h->name,
-			 h->stopping		      ? "is stopping"
+			 h->stopping		    ? "is stopping"
 			 : h->state == HLINK_FAILED ? "failed"
-						      : "is restarting",
+						    : "is restarting",
 			 h->reason);
 		reply_set_error(rep,
 				h->stopping ? P11A_ERR_SHUTTING_DOWN
@@ -856,6 +873,26 @@ hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 out:
 	pthread_mutex_unlock(&h->lock);
 	return rep->code;
+}
+
+int
+hlink_restart(struct hlink *h, unsigned generation, const char *reason)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->state != HLINK_READY || h->stopping || h->reaping ||
+	    generation != h->generation) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	h->state = HLINK_RECOVERING;
+	snprintf(h->restart_why, sizeof(h->restart_why), "was restarted: %s",
+		 reason);
+	/* under the lock: the reader cannot have reaped it yet; its EOF
+	 * takes the reader down the path of a death */
+	kill(h->pid, SIGKILL);
+	pthread_mutex_unlock(&h->lock);
+	log_warn("module %s: restarting its helper: %s", h->name, reason);
+	return 1;
 }
 
 /* 1 once the helper closed fd (or the time is up); 0: read on. */
@@ -908,7 +945,8 @@ hlink_stop(struct hlink *h, int timeout_ms)
 	for (struct hcall *c = h->calls; c != NULL; c = c->next)
 		if (!c->done) {
 			reply_set_error(c->rep, P11A_ERR_SHUTTING_DOWN,
-					CKR_DEVICE_ERROR, "the agent is stopping");
+					CKR_DEVICE_ERROR,
+					"the agent is stopping");
 			c->done = 1;
 		}
 	pthread_cond_broadcast(&h->cond);

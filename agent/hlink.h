@@ -95,8 +95,7 @@ int hlink_start(const char *module, const struct hlink_config *cfg,
  * Called on the reader thread after the helper was restarted (state
  * READY, generation moved on): it must not wait for the link.
  */
-void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx),
-			    void *ctx);
+void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx), void *ctx);
 
 const CK_INFO *hlink_module_info(const struct hlink *h);
 /* The tokens of the first HELLO; their slots stay valid across restarts. */
@@ -121,6 +120,22 @@ unsigned hlink_restarts(struct hlink *h);
 int hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 	       const struct p11a_buf *payload, struct hlink_reply *rep);
 void hlink_reply_free(struct hlink_reply *rep);
+
+/*
+ * Restart the helper because its module is stuck in an error a new
+ * process may cure (the device was reset under it: only finalizing and
+ * initializing the module again helps).  Only if the helper is still
+ * the one of generation and ready: several callers seeing the same
+ * failure restart it once.  The state is RECOVERING when this returns,
+ * so hlink_call() waits for the new helper; the restart counts towards
+ * the crash loop like a death.  Returns 1 if it restarted the helper.
+ */
+int hlink_restart(struct hlink *h, unsigned generation, const char *reason);
+/*
+ * Wait while the helper is being restarted (at most the hang timeout);
+ * 1 if it is ready then.
+ */
+int hlink_wait_ready(struct hlink *h);
 
 /*
  * Ask the helper to finish and exit (SHUTDOWN), wait at most timeout_ms,
