@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "p11util.h"
 #include "p11agent/protocol.h"
 #include "wire.h"
 
@@ -306,6 +307,11 @@ decode_token(struct p11a_buf *b, struct hlink_token *t)
 	    (e = p11a_buf_get_u32(b, &sessions)) != P11A_OK)
 		return e;
 	t->sessions = sessions;
+	/* the helper sends the fields raw; URIs are made and matched here */
+	p11_blank_nul_padding(ti->label, sizeof(ti->label));
+	p11_blank_nul_padding(ti->manufacturerID, sizeof(ti->manufacturerID));
+	p11_blank_nul_padding(ti->model, sizeof(ti->model));
+	p11_blank_nul_padding(ti->serialNumber, sizeof(ti->serialNumber));
 	return P11A_OK;
 }
 
@@ -339,6 +345,9 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 		free(tokens); /* a restart: the slots are the ones we know */
 		return P11A_OK;
 	}
+	p11_blank_nul_padding(mi.manufacturerID, sizeof(mi.manufacturerID));
+	p11_blank_nul_padding(mi.libraryDescription,
+			      sizeof(mi.libraryDescription));
 	h->info = mi;
 	h->tokens = tokens;
 	h->n_tokens = n;

@@ -13,6 +13,7 @@
 #include "idname.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "p11util.h"
 #include "scheme.h"
 #include "wire.h"
 
@@ -46,6 +47,7 @@ registry_init(const struct identity_rule *rules, size_t n)
 				  p11_kit_uri_message(r));
 			return P11A_ERR_INVALID_ARGUMENT;
 		}
+		p11_uri_blank_nul_padding(reg.filters[i]);
 	}
 	return P11A_OK;
 }
@@ -289,7 +291,8 @@ registry_add(struct identity *id, int *added, struct identity **twin)
 		if (strcmp(reg.items[i]->id, id->id) != 0)
 			continue;
 		if (identity_same_key(reg.items[i], id)) {
-			/* the handle first: a reader takes the generation first */
+			/* the handle first: a reader takes the generation first
+			 */
 			atomic_store(&reg.items[i]->key, atomic_load(&id->key));
 			atomic_store(&reg.items[i]->key_gen,
 				     atomic_load(&id->key_gen));
@@ -377,8 +380,7 @@ key_record_decode(struct p11a_buf *b, struct key_record *k)
 	    (e = p11a_buf_get_cstring(b, &k->curve)) != P11A_OK ||
 	    (e = p11a_buf_get_bytes_view(b, &k->spki, &k->spki_len)) !=
 		    P11A_OK ||
-	    (e = p11a_buf_get_bytes_view(b, &k->cert, &k->cert_len)) !=
-		    P11A_OK)
+	    (e = p11a_buf_get_bytes_view(b, &k->cert, &k->cert_len)) != P11A_OK)
 		return e;
 	if (memchr(k->label, 0, k->label_len) != NULL)
 		return P11A_ERR_PROTOCOL; /* a label is text */
@@ -453,6 +455,7 @@ uri_from_name(const uint8_t *name, size_t len, P11KitUri **out)
 		*out = NULL;
 		return P11A_ERR_IDENTITY_NOT_FOUND;
 	}
+	p11_uri_blank_nul_padding(*out);
 	return P11A_OK;
 }
 
