@@ -26,6 +26,10 @@ tpm_cleanup() {
 	tls_cleanup
 }
 
+now_ms() {
+	date +%s%3N
+}
+
 tpm_require() {
 	local c
 	for c in swtpm tpm2_ptool tpm2-abrmd tpm2_getcap dbus-daemon; do
