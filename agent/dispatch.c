@@ -72,15 +72,20 @@ status_fill_token(struct token *t, struct p11a_token_status *ts)
 {
 	enum token_state st = token_get_state(t);
 	enum hlink_state hs = hlink_state(t->link);
+	unsigned dev_errors = atomic_load(&t->dev_errors);
 
 	ts->label = t->label;
 	ts->uri = t->uri;
 	ts->module = t->module_name;
 	ts->flags = atomic_load(&t->present) ? P11A_TOKEN_PRESENT : 0;
-	/* logged in: on the helper that runs now, not just a cached PIN */
-	if (st == TOKEN_READY && hs == HLINK_READY && !token_needs_login(t))
+	/*
+	 * logged in: on the helper that runs now, not just a cached PIN, and
+	 * not while its signatures fail with device errors
+	 */
+	if (st == TOKEN_READY && hs == HLINK_READY && !token_needs_login(t) &&
+	    dev_errors == 0)
 		ts->flags |= P11A_TOKEN_LOGGED_IN;
-	if (hs == HLINK_RECOVERING)
+	if (hs == HLINK_RECOVERING || (hs == HLINK_READY && dev_errors > 0))
 		ts->flags |= P11A_TOKEN_RECOVERING;
 	if (hs == HLINK_FAILED)
 		ts->flags |= P11A_TOKEN_FAILED;

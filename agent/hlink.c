@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "p11util.h"
 #include "p11agent/protocol.h"
 #include "wire.h"
 
@@ -50,8 +51,10 @@ struct hlink {
 	unsigned generation;
 	unsigned restarts;
 	char reason[160];
+	char restart_why[120]; /* hlink_restart() killed it, and why */
 	pid_t pid;
-	int fd; /* agent's end of the socketpair; -1 while restarting */
+	int reaping; /* pid is being waited for: not ours to kill */
+	int fd;	     /* agent's end of the socketpair; -1 while restarting */
 	uint32_t next_id;
 	struct hcall *calls;
 	int stopping;
@@ -304,6 +307,11 @@ decode_token(struct p11a_buf *b, struct hlink_token *t)
 	    (e = p11a_buf_get_u32(b, &sessions)) != P11A_OK)
 		return e;
 	t->sessions = sessions;
+	/* the helper sends the fields raw; URIs are made and matched here */
+	p11_blank_nul_padding(ti->label, sizeof(ti->label));
+	p11_blank_nul_padding(ti->manufacturerID, sizeof(ti->manufacturerID));
+	p11_blank_nul_padding(ti->model, sizeof(ti->model));
+	p11_blank_nul_padding(ti->serialNumber, sizeof(ti->serialNumber));
 	return P11A_OK;
 }
 
@@ -337,6 +345,9 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 		free(tokens); /* a restart: the slots are the ones we know */
 		return P11A_OK;
 	}
+	p11_blank_nul_padding(mi.manufacturerID, sizeof(mi.manufacturerID));
+	p11_blank_nul_padding(mi.libraryDescription,
+			      sizeof(mi.libraryDescription));
 	h->info = mi;
 	h->tokens = tokens;
 	h->n_tokens = n;
@@ -528,6 +539,9 @@ helper_lost(struct hlink *h, const char *how)
 	char msg[sizeof(h->reason) + 100];
 	int status = 0;
 
+	pthread_mutex_lock(&h->lock);
+	h->reaping = 1;
+	pthread_mutex_unlock(&h->lock);
 	close(h->fd);
 	close(h->err_fd);
 	h->err_fd = -1;
@@ -537,9 +551,13 @@ helper_lost(struct hlink *h, const char *how)
 		;
 	pthread_mutex_lock(&h->lock);
 	h->fd = -1;
+	h->reaping = 0;
 	describe_exit(status, h->reason, sizeof(h->reason));
+	if (how == NULL && h->restart_why[0] != '\0')
+		how = h->restart_why;
 	if (how != NULL)
 		snprintf(h->reason, sizeof(h->reason), "%s", how);
+	h->restart_why[0] = '\0';
 	snprintf(msg, sizeof(msg),
 		 "the helper process of module %s %s; it is restarted", h->name,
 		 h->reason);
@@ -803,6 +821,17 @@ wait_ready(struct hlink *h)
 }
 
 int
+hlink_wait_ready(struct hlink *h)
+{
+	int ready;
+
+	pthread_mutex_lock(&h->lock);
+	ready = wait_ready(h);
+	pthread_mutex_unlock(&h->lock);
+	return ready;
+}
+
+int
 hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 	   const struct p11a_buf *payload, struct hlink_reply *rep)
 {
@@ -855,6 +884,26 @@ hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 out:
 	pthread_mutex_unlock(&h->lock);
 	return rep->code;
+}
+
+int
+hlink_restart(struct hlink *h, unsigned generation, const char *reason)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->state != HLINK_READY || h->stopping || h->reaping ||
+	    generation != h->generation) {
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	h->state = HLINK_RECOVERING;
+	snprintf(h->restart_why, sizeof(h->restart_why), "was restarted: %s",
+		 reason);
+	/* under the lock: the reader cannot have reaped it yet; its EOF
+	 * takes the reader down the path of a death */
+	kill(h->pid, SIGKILL);
+	pthread_mutex_unlock(&h->lock);
+	log_warn("module %s: restarting its helper: %s", h->name, reason);
+	return 1;
 }
 
 /* 1 once the helper closed fd (or the time is up); 0: read on. */

@@ -125,6 +125,22 @@ int hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 void hlink_reply_free(struct hlink_reply *rep);
 
 /*
+ * Restart the helper because its module is stuck in an error a new
+ * process may cure (the device was reset under it: only finalizing and
+ * initializing the module again helps).  Only if the helper is still
+ * the one of generation and ready: several callers seeing the same
+ * failure restart it once.  The state is RECOVERING when this returns,
+ * so hlink_call() waits for the new helper; the restart counts towards
+ * the crash loop like a death.  Returns 1 if it restarted the helper.
+ */
+int hlink_restart(struct hlink *h, unsigned generation, const char *reason);
+/*
+ * Wait while the helper is being restarted (at most the hang timeout);
+ * 1 if it is ready then.
+ */
+int hlink_wait_ready(struct hlink *h);
+
+/*
  * Ask the helper to finish and exit (SHUTDOWN), wait at most timeout_ms,
  * then kill it; stop the reader and free the link.
  */

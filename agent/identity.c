@@ -13,6 +13,7 @@
 #include "idname.h"
 #include "log.h"
 #include "p11agent/error.h"
+#include "p11util.h"
 #include "scheme.h"
 #include "wire.h"
 
@@ -46,6 +47,7 @@ registry_init(const struct identity_rule *rules, size_t n)
 				  p11_kit_uri_message(r));
 			return P11A_ERR_INVALID_ARGUMENT;
 		}
+		p11_uri_blank_nul_padding(reg.filters[i]);
 	}
 	return P11A_OK;
 }
@@ -520,6 +522,7 @@ uri_from_name(const uint8_t *name, size_t len, P11KitUri **out)
 		*out = NULL;
 		return P11A_ERR_IDENTITY_NOT_FOUND;
 	}
+	p11_uri_blank_nul_padding(*out);
 	return P11A_OK;
 }
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <p11-kit/uri.h>
+
 #include "p11agent/error.h"
 
 CK_RV
@@ -80,6 +82,28 @@ p11_trim_copy(char *dst, size_t dst_len, const unsigned char *src,
 	while (n > 0 && (dst[n - 1] == ' ' || dst[n - 1] == '\0'))
 		n--;
 	dst[n] = '\0';
+}
+
+void
+p11_blank_nul_padding(unsigned char *field, size_t len)
+{
+	while (len > 0 && field[len - 1] == '\0')
+		field[--len] = ' ';
+}
+
+void
+p11_uri_blank_nul_padding(struct p11_kit_uri *uri)
+{
+	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(uri);
+	unsigned char *fields[] = {ti->label, ti->manufacturerID, ti->model,
+				   ti->serialNumber};
+	const size_t lens[] = {sizeof(ti->label), sizeof(ti->manufacturerID),
+			       sizeof(ti->model), sizeof(ti->serialNumber)};
+
+	/* a field the URI does not give is all NULs: it matches anything */
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		if (fields[i][0] != '\0')
+			p11_blank_nul_padding(fields[i], lens[i]);
 }
 
 int

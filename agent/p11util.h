@@ -31,6 +31,20 @@ CK_OBJECT_HANDLE p11_find_by_id(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s,
 void p11_trim_copy(char *dst, size_t dst_len, const unsigned char *src,
 		   size_t src_len);
 
+/*
+ * Turn the NUL bytes that end a padded text field into blanks: some
+ * modules (tpm2-pkcs11's model) pad with NULs where PKCS#11 says blanks,
+ * and p11-kit compares fields byte for byte, so a URI typed without the
+ * padding would not match them.
+ */
+void p11_blank_nul_padding(unsigned char *field, size_t len);
+struct p11_kit_uri;
+/*
+ * The same for the token fields a parsed URI gives (p11-kit formats a
+ * NUL-padded field with %00s): so both forms match the blanked fields.
+ */
+void p11_uri_blank_nul_padding(struct p11_kit_uri *uri);
+
 /* The p11a error code (p11agent/error.h) a CK_RV stands for. */
 int p11_error_from_rv(CK_RV rv);
 

@@ -13,6 +13,7 @@
 
 #include "jobs.h"
 #include "log.h"
+#include "p11util.h"
 #include "pin.h"
 #include "throttle.h"
 #include "p11agent/error.h"
@@ -222,6 +223,7 @@ handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
 					"token URI does not parse");
 			goto out;
 		}
+		p11_uri_blank_nul_padding(u);
 	}
 	if ((r = unlock_start(a, c, f->id, u, pin, pin_len)) != P11A_OK)
 		conn_send_error(c, f->id, r, p11a_strerror(r));

@@ -129,27 +129,34 @@ sign_job_reply(struct sign_job *sj, int r, const struct signer_result *res)
 /*
  * Repair what a failed C_Sign says was lost, so the request can be tried
  * once more: the login (a token reset; log in again with the cached PIN,
- * which a refused PIN wipes, so this never loops) or the key handles (the
- * helper was restarted, or the token renumbered its objects: log in and list
- * the keys again).
+ * which a refused PIN wipes, so this never loops), the key handles (the
+ * helper was restarted, or the token renumbered its objects: log in and
+ * list the keys again), or the module itself (device errors in a row:
+ * its helper is restarted, token_sign_failed()).  gen: the helper
+ * generation of the handles signed with.
  */
 static int
-sign_recover(struct token *t, CK_RV rv)
+sign_recover(struct token *t, CK_RV rv, unsigned gen)
 {
+	int again = token_sign_failed(t, gen, rv);
+
 	switch (rv) {
 	/* a lost session the helper reopened and retried once already */
 	case CKR_USER_NOT_LOGGED_IN:
 	case CKR_KEY_HANDLE_INVALID:
 	case CKR_OBJECT_HANDLE_INVALID:
-		return token_get_state(t) == TOKEN_READY &&
-		       token_login(t) == P11A_OK;
+		again = 1;
+		break;
 	case CKR_DEVICE_REMOVED:
 	case CKR_TOKEN_NOT_PRESENT:
 		token_set_present(t, 0);
 		return 0;
 	default:
-		return 0;
+		break;
 	}
+	/* token_login() waits for a helper that is being restarted */
+	return again && token_get_state(t) == TOKEN_READY &&
+	       token_login(t) == P11A_OK;
 }
 
 /* What a job holds while queued, counted in its client's memory. */
@@ -159,24 +166,27 @@ sign_job_size(const struct sign_job *sj)
 	return sizeof(*sj) + sj->cap;
 }
 
-/* One C_SignInit + C_Sign with the job's key; *sign_us: how long it took. */
+/*
+ * One C_SignInit + C_Sign with the job's key; *sign_us: how long it took,
+ * *gen: the helper generation of the key handle.
+ */
 static int
 sign_job_sign_once(struct sign_job *sj, struct token *t,
-		   struct signer_result *res, uint64_t *sign_us)
+		   struct signer_result *res, uint64_t *sign_us, unsigned *gen)
 {
 	struct identity *id = sj->identity;
-	/* the generation first: the handle is stored before it */
-	unsigned gen = atomic_load(&id->key_gen);
 	int ctx = (id->path_flags & P11A_IDENTITY_ALWAYS_AUTH) != 0;
 	struct pin pin = {0};
 	struct timespec t0;
 	int r;
 
+	/* the generation first: the handle is stored before it */
+	*gen = atomic_load(&id->key_gen);
 	/* CKA_ALWAYS_AUTHENTICATE: a PIN for this signature alone */
 	if (ctx && (r = token_context_pin(t, &pin)) != P11A_OK)
 		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = signer_sign(id, atomic_load(&id->key), gen, sj->scheme, sj->flags,
+	r = signer_sign(id, atomic_load(&id->key), *gen, sj->scheme, sj->flags,
 			sj->data, sj->len, ctx ? &pin : NULL, res);
 	*sign_us = usec_since(&t0);
 	pin_clear(&pin);
@@ -187,6 +197,7 @@ static int
 sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
 	      uint64_t *sign_us)
 {
+	unsigned gen;
 	int r;
 
 	if (!atomic_load(&t->present))
@@ -198,12 +209,18 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
 	/* its helper was restarted: the PIN is cached, log in again first */
 	if (token_needs_login(t))
 		token_login(t);
-	r = sign_job_sign_once(sj, t, res, sign_us);
-	if (r == P11A_OK || res->rv == CKR_OK || !sign_recover(t, res->rv))
-		return r;
+	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
+	if (r == P11A_OK || res->rv == CKR_OK || !sign_recover(t, res->rv, gen))
+		goto out;
 	conn_info(sj->conn, "token %s: recovered from %s; retrying once",
 		  t->label, p11_kit_strerror(res->rv));
-	return sign_job_sign_once(sj, t, res, sign_us);
+	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
+	if (r != P11A_OK && res->rv != CKR_OK)
+		token_sign_failed(t, gen, res->rv);
+out:
+	if (r == P11A_OK)
+		token_sign_ok(t);
+	return r;
 }
 
 /* Count a signature against --max-signs; lock when it is reached. */

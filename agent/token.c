@@ -100,9 +100,11 @@ token_set_present(struct token *t, int present)
 {
 	if (atomic_exchange(&t->present, present) == present)
 		return;
-	if (present)
+	if (present) {
+		/* a card back in its reader has failed nothing yet */
+		atomic_store(&t->dev_errors, 0);
 		log_info("token %s is back", t->label);
-	else
+	} else
 		log_warn("token %s is not present", t->label);
 }
 
@@ -353,6 +355,61 @@ token_set_pin(struct token *t, const void *pin, size_t len)
 	r = pin_set(&t->pin, pin, len);
 	pthread_mutex_unlock(&t->lock);
 	return r;
+}
+
+static int
+token_device_error(CK_RV rv)
+{
+	return rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR ||
+	       rv == CKR_DEVICE_REMOVED;
+}
+
+int
+token_sign_failed(struct token *t, unsigned gen, CK_RV rv)
+{
+	unsigned n;
+	int restart;
+	char why[96];
+
+	if (!token_device_error(rv))
+		return 0;
+	/*
+	 * The helper died under the request, or was restarted since: not
+	 * the module's error, and not retried (a request that crashes a
+	 * module would crash the next helper too).
+	 */
+	if (gen != hlink_generation(t->link) ||
+	    hlink_state(t->link) != HLINK_READY)
+		return 0;
+	atomic_fetch_add(&t->dev_errors, 1);
+	pthread_mutex_lock(&t->lock);
+	n = atomic_fetch_add(&t->failed_in_row, 1) + 1;
+	if (t->restart_at == 0)
+		t->restart_at = TOKEN_RESET_ERRORS;
+	restart = n >= t->restart_at;
+	if (restart)
+		t->restart_at = n + TOKEN_RESET_ERRORS;
+	pthread_mutex_unlock(&t->lock);
+	if (!restart)
+		return 0;
+	snprintf(why, sizeof(why), "token %s: %u signatures in a row gave %s",
+		 t->label, n, p11_kit_strerror(rv));
+	/* the retry logs in on the new helper, so wait for it */
+	return hlink_restart(t->link, gen, why) && hlink_wait_ready(t->link);
+}
+
+void
+token_sign_ok(struct token *t)
+{
+	if (atomic_load(&t->failed_in_row) == 0 &&
+	    atomic_load(&t->dev_errors) == 0)
+		return;
+	atomic_store(&t->dev_errors, 0);
+	pthread_mutex_lock(&t->lock);
+	atomic_store(&t->failed_in_row, 0);
+	t->restart_at = TOKEN_RESET_ERRORS;
+	pthread_mutex_unlock(&t->lock);
+	log_info("token %s signs again", t->label);
 }
 
 void

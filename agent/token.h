@@ -77,6 +77,14 @@ struct token {
 	struct sign_stats stats;
 	atomic_uint_fast64_t errors;
 	atomic_uint identities;
+	/*
+	 * Signatures in a row that failed with a device error: for STATUS
+	 * (a card that comes back starts again), and under lock for the
+	 * restart (only a signature starts it again; restart_at under lock).
+	 */
+	atomic_uint dev_errors;
+	atomic_uint failed_in_row;
+	unsigned restart_at;
 };
 
 struct identity_rule;
@@ -152,6 +160,21 @@ void token_lock(struct token *t);
 int token_context_pin(struct token *t, struct pin *out);
 /* Set the cached PIN before the first login. */
 int token_set_pin(struct token *t, const void *pin, size_t len);
+
+/*
+ * A signature made with key handles of helper generation gen failed
+ * with rv.  CKR_GENERAL_ERROR, CKR_DEVICE_ERROR and CKR_DEVICE_REMOVED
+ * are counted: TOKEN_RESET_ERRORS of them in a row, the helper has
+ * reopened its sessions and still fails, so the module is stuck (a TPM
+ * restarted under it) and its helper is restarted (hlink_restart()),
+ * which logs in again with the cached PIN.  Returns 1 when this call
+ * restarted it, so the request may be tried once more after logging in
+ * again.  Errors of a helper that died or was replaced are not counted.
+ */
+int token_sign_failed(struct token *t, unsigned gen, CK_RV rv);
+/* A signature succeeded: the count of device errors starts again. */
+void token_sign_ok(struct token *t);
+#define TOKEN_RESET_ERRORS 3
 
 /* Map a PKCS#11 return value onto our error codes. */
 int token_error_from_rv(CK_RV rv);

@@ -17,6 +17,10 @@ P11A_PACKAGES=(
 	openssh-server openssh-client # tests/ssh: forwarding over a real sshd
 	zsh fish                   # tests/shell: the contrib/shell snippets
 	libinih-dev                # the configuration file (agent/config.c)
+	# tests/tpm: a TPM 2.0 (swtpm) with tpm2-pkcs11 (tests/tools/p11a-tpm)
+	swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools
+	tpm2-abrmd libtss2-tcti-tabrmd0
+	opencryptoki               # tests/opencryptoki: its soft token
 	pinentry-curses            # tests/config: a real pinentry on a pty
 	curl                       # tests/tls: a plain client through p11agent tunnel
 	stunnel4 nginx             # tests/tls: programs that take keys only as files

@@ -12,6 +12,10 @@
 #   fault_sign_verify ID SCHEME DIR NAME   sign with p11a-try, verify
 #   fault_start_one_ec ARGS   token A with P-256 key a-ec, the agent with
 #                             ARGS; its identity in $FAULT_ID
+#   fault_start_two_modules ARGS   token A (a-ec) behind the shim, token B
+#                             (b-ec) on plain SoftHSM: two helpers; their
+#                             identities in $FAULT_A and $FAULT_B
+#   fault_shim_helper_pid     pid of the helper that runs the shim
 #   fault_pipelined_signs ID N   N SIGNs in one write, replies as printed
 #   fault_wait_flags token|identity LABEL FLAGS [SECONDS]
 #   fault_count REGEX         lines of the shim's call log matching REGEX
@@ -56,6 +60,31 @@ fault_start_one_ec() {
 	p11a_list
 	FAULT_ID=$(p11a_identity_id a-ec)
 	fault_sign_verify "$FAULT_ID" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
+}
+
+# fault_start_two_modules ARGS...: token B (PIN 1111, P-256 key b-ec) on
+# plain SoftHSM and token A (a-ec) in a token directory only the shim's
+# SoftHSM sees, so each has a helper process of its own; the agent with
+# ARGS; one verified signature each; identities in FAULT_A and FAULT_B.
+fault_start_two_modules() {
+	p11a_make_token B 1111 b-ec:p256
+	mkdir -m 0700 "$P11A_TMP/tokens-a"
+	sed "s|$P11A_TMP/tokens|$P11A_TMP/tokens-a|" "$SOFTHSM2_CONF" \
+		>"$P11A_TMP/softhsm2-a.conf"
+	SOFTHSM2_CONF=$P11A_TMP/softhsm2-a.conf p11a_make_token A 1111 a-ec:p256
+	export FAULTY_PKCS11_SOFTHSM2_CONF=$P11A_TMP/softhsm2-a.conf
+	export P11A_PIN=1111
+	fault_start_agent --pin-source env:P11A_PIN "$@" --module "$P11A_MODULE" \
+		--allow-module "$(dirname "$(realpath "$P11A_MODULE")")/*"
+	fault_list_count 2
+	FAULT_A=$(p11a_identity_id a-ec)
+	FAULT_B=$(p11a_identity_id b-ec)
+	fault_sign_verify "$FAULT_A" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
+	fault_sign_verify "$FAULT_B" ecdsa_secp256r1_sha256 "$P11A_TMP/B" b-ec
+}
+
+fault_shim_helper_pid() {
+	pgrep -P "$P11A_AGENT_PID" -f "p11agent-helper .*libfaulty-pkcs11" || true
 }
 
 # fault_pipelined_signs ID N: N P-256 SIGN requests for identity ID on

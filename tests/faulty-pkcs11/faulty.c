@@ -16,6 +16,10 @@
  *   FAULTY_PKCS11_SERIAL   C_GetTokenInfo reports this serial number
  *                          for every token (as tpm2-pkcs11 does with
  *                          0000000000000000), so tokens can look alike
+ *   FAULTY_PKCS11_MODEL    C_GetTokenInfo reports this model, padded
+ *                          with NUL bytes (as tpm2-pkcs11 does)
+ *   FAULTY_PKCS11_STDERR   C_Initialize writes this line to stderr, as
+ *                          chatty modules print warnings of their own
  *
  * The control file is re-read on every call; when its content changed,
  * the new settings apply and the one-shot faults are armed again (write
@@ -34,6 +38,11 @@
  *                        give USER_NOT_LOGGED_IN (a token reset)
  *   device_error N       the next N C_Sign give DEVICE_ERROR
  *   general_error N      the next N C_Sign give GENERAL_ERROR
+ *   reset N              the device was reset under the module (a TPM
+ *                        restarted): every C_Sign of a process whose
+ *                        C_Initialize saw a smaller N (or none) gives
+ *                        GENERAL_ERROR, for good; a module initialised
+ *                        after the line (a new process) signs again
  *   pin_wrong 0|1        C_Login gives PIN_INCORRECT without asking the
  *                        real module (the PIN was changed elsewhere)
  *   delay_ms N           every C_Sign waits N ms first (a slow card)
@@ -85,6 +94,7 @@ struct faults {
 	int removed;
 	long session_invalid, session_closed, logged_out;
 	long device_error, general_error;
+	long reset;
 	int pin_wrong;
 	long delay_ms;
 	int hang;
@@ -101,6 +111,7 @@ static struct {
 	char control[CONTROL_MAX]; /* content the faults were armed from */
 	struct faults f;
 	int was_removed; /* the real sessions were closed for this pull */
+	long init_reset; /* "reset" when C_Initialize ran */
 } shim = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- control file -------------------------------------------------------- */
@@ -128,6 +139,8 @@ parse_line(struct faults *f, const char *key, const char *val)
 		f->device_error = parse_long(val);
 	else if (strcmp(key, "general_error") == 0)
 		f->general_error = parse_long(val);
+	else if (strcmp(key, "reset") == 0)
+		f->reset = parse_long(val);
 	else if (strcmp(key, "pin_wrong") == 0)
 		f->pin_wrong = parse_long(val) != 0;
 	else if (strcmp(key, "delay_ms") == 0)
@@ -356,20 +369,20 @@ f_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 	return rv;
 }
 
-/* The serial every token reports, if FAULTY_PKCS11_SERIAL sets one. */
+/* A text field set from environment variable var, if set, padded with pad. */
 static void
-same_serial(CK_TOKEN_INFO *info)
+field_from_env(unsigned char *field, size_t len, const char *var, int pad)
 {
-	const char *serial = getenv("FAULTY_PKCS11_SERIAL");
+	const char *value = getenv(var);
 	size_t n;
 
-	if (serial == NULL)
+	if (value == NULL)
 		return;
-	n = strlen(serial);
-	if (n > sizeof(info->serialNumber))
-		n = sizeof(info->serialNumber);
-	memset(info->serialNumber, ' ', sizeof(info->serialNumber));
-	memcpy(info->serialNumber, serial, n);
+	n = strlen(value);
+	if (n > len)
+		n = len;
+	memset(field, pad, len);
+	memcpy(field, value, n);
 }
 
 static CK_RV
@@ -379,8 +392,13 @@ f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 	if (slot_removed(slot))
 		return CKR_TOKEN_NOT_PRESENT;
-	if ((rv = shim.real->C_GetTokenInfo(slot, info)) == CKR_OK)
-		same_serial(info);
+	if ((rv = shim.real->C_GetTokenInfo(slot, info)) == CKR_OK) {
+		/* tpm2-pkcs11's: one serial for all, a NUL-padded model */
+		field_from_env(info->serialNumber, sizeof(info->serialNumber),
+			       "FAULTY_PKCS11_SERIAL", ' ');
+		field_from_env(info->model, sizeof(info->model),
+			       "FAULTY_PKCS11_MODEL", '\0');
+	}
 	return rv;
 }
 
@@ -523,6 +541,8 @@ sign_fault(CK_SLOT_ID slot)
 		rv = CKR_DEVICE_ERROR;
 	else if (take_once_locked(&shim.f.general_error, slot))
 		rv = CKR_GENERAL_ERROR;
+	else if (shim.f.reset > shim.init_reset && targets_slot_locked(slot))
+		rv = CKR_GENERAL_ERROR;
 	/* one of the calls hang_after lets through */
 	if (shim.f.hang_after > 1 && targets_slot_locked(slot)) {
 		shim.f.hang_after--;
@@ -579,6 +599,21 @@ out:
 }
 
 static CK_RV
+f_Initialize(CK_VOID_PTR args)
+{
+	const char *line = getenv("FAULTY_PKCS11_STDERR");
+
+	if (line != NULL)
+		fprintf(stderr, "%s\n", line);
+	/* a reset before this is one the module never saw */
+	pthread_mutex_lock(&shim.lock);
+	refresh_locked();
+	shim.init_reset = shim.f.reset;
+	pthread_mutex_unlock(&shim.lock);
+	return shim.real->C_Initialize(args);
+}
+
+static CK_RV
 f_Finalize(CK_VOID_PTR reserved)
 {
 	CK_RV rv = shim.real->C_Finalize(reserved);
@@ -613,6 +648,7 @@ load_real(void)
 	}
 	/* forward everything, then take over the calls faults touch */
 	shim.list = *shim.real;
+	shim.list.C_Initialize = f_Initialize;
 	shim.list.C_Finalize = f_Finalize;
 	shim.list.C_GetSlotList = f_GetSlotList;
 	shim.list.C_GetSlotInfo = f_GetSlotInfo;

@@ -11,28 +11,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 
 fault_setup
-p11a_make_token B 1111 b-ec:p256
-# A lives in a token directory of its own, which only the shim's
-# SoftHSM (in the shim's helper process) is pointed at
-mkdir -m 0700 "$P11A_TMP/tokens-a"
-sed "s|$P11A_TMP/tokens|$P11A_TMP/tokens-a|" "$SOFTHSM2_CONF" \
-	>"$P11A_TMP/softhsm2-a.conf"
-SOFTHSM2_CONF=$P11A_TMP/softhsm2-a.conf p11a_make_token A 1111 a-ec:p256
-export FAULTY_PKCS11_SOFTHSM2_CONF=$P11A_TMP/softhsm2-a.conf
-export P11A_PIN=1111
-fault_start_agent --pin-source env:P11A_PIN --hang-timeout 2 \
-	--module "$P11A_MODULE" --allow-module "$(dirname "$(realpath "$P11A_MODULE")")/*"
-fault_list_count 2
-a=$(p11a_identity_id a-ec)
-b=$(p11a_identity_id b-ec)
-fault_sign_verify "$a" ecdsa_secp256r1_sha256 "$P11A_TMP/A" a-ec
-fault_sign_verify "$b" ecdsa_secp256r1_sha256 "$P11A_TMP/B" b-ec
-agent_pid=$P11A_AGENT_PID
-
-# helper_pid LABEL: the pid of the helper serving the shim (A's module)
-shim_helper_pid() {
-	pgrep -P "$agent_pid" -f "p11agent-helper .*libfaulty-pkcs11" || true
-}
+fault_start_two_modules --hang-timeout 2
+a=$FAULT_A b=$FAULT_B
 
 # b_load SECONDS: B signs for that long; fails unless every signature
 # verified and p99 stayed under 50 ms (a crash elsewhere must not show)
@@ -68,7 +48,7 @@ a_signs_again_within() {
 }
 
 for how in 1 abort exit hang; do
-	before=$(shim_helper_pid)
+	before=$(fault_shim_helper_pid)
 	[[ -n $before ]] || p11a_fail "no helper process for the shim"
 	b_load 4 &
 	load=$!
@@ -88,7 +68,7 @@ for how in 1 abort exit hang; do
 	echo "crash $how: A signs again $(($(now_ms) - t_fault)) ms after its error"
 	wait "$load"
 	b_check "crash $how"
-	after=$(shim_helper_pid)
+	after=$(fault_shim_helper_pid)
 	[[ -n $after && $after != "$before" ]] ||
 		p11a_fail "crash $how: the shim's helper was not replaced ($before -> $after)"
 	p11a_agent_alive
