@@ -199,6 +199,8 @@ int
 jobs_submit(struct token *t, struct job *j)
 {
 	struct job_queue *q = t->queue;
+	/* once queued the job is a worker's, which may free it at once */
+	uint64_t due = j->timeout_ms != 0 ? jobs_now_ms() + j->timeout_ms : 0;
 	struct owner_q *o;
 	int r = P11A_OK;
 
@@ -240,8 +242,8 @@ jobs_submit(struct token *t, struct job *j)
 	pthread_cond_signal(&q->ready);
 out:
 	pthread_mutex_unlock(&q->lock);
-	if (r == P11A_OK && j->timeout_ms != 0 && deadline_hook != NULL)
-		deadline_hook(j->queued_ms + j->timeout_ms);
+	if (r == P11A_OK && due != 0 && deadline_hook != NULL)
+		deadline_hook(due);
 	return r;
 }
 
