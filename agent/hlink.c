@@ -52,6 +52,7 @@ struct hlink {
 	unsigned restarts;
 	char reason[160];
 	char restart_why[120]; /* hlink_restart() killed it, and why */
+	int deliberate;	       /* the last death was hlink_restart()'s */
 	pid_t pid;
 	int reaping; /* pid is being waited for: not ours to kill */
 	int fd;	     /* agent's end of the socketpair; -1 while restarting */
@@ -553,7 +554,8 @@ helper_lost(struct hlink *h, const char *how)
 	h->fd = -1;
 	h->reaping = 0;
 	describe_exit(status, h->reason, sizeof(h->reason));
-	if (how == NULL && h->restart_why[0] != '\0')
+	h->deliberate = h->restart_why[0] != '\0';
+	if (how == NULL && h->deliberate)
 		how = h->restart_why;
 	if (how != NULL)
 		snprintf(h->reason, sizeof(h->reason), "%s", how);
@@ -591,7 +593,12 @@ helper_restart(struct hlink *h)
 	uint64_t now = p11a_clock_ms();
 	unsigned recent = 0, backoff = BACKOFF_FIRST_MS;
 
-	h->crash_ms[h->n_crash++ % CRASH_LOOP_N] = now;
+	/*
+	 * A restart the agent asked for (a token's errors in a row) is no
+	 * crash: it must never leave a module failed for good.
+	 */
+	if (!h->deliberate)
+		h->crash_ms[h->n_crash++ % CRASH_LOOP_N] = now;
 	for (unsigned i = 0; i < CRASH_LOOP_N && i < h->n_crash; i++)
 		if (now - h->crash_ms[i] < CRASH_LOOP_MS)
 			recent++;
