@@ -909,7 +909,7 @@ hlink_restart(struct hlink *h, unsigned generation, const char *reason)
 	 * takes the reader down the path of a death */
 	kill(h->pid, SIGKILL);
 	pthread_mutex_unlock(&h->lock);
-	log_warn("module %s: restarting its helper: %s", h->name, reason);
+	/* helper_lost() logs it, with this reason */
 	return 1;
 }
 

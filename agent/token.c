@@ -387,10 +387,10 @@ token_sign_failed(struct token *t, unsigned gen, CK_RV rv)
 	if (t->restart_at == 0)
 		t->restart_at = TOKEN_RESET_ERRORS;
 	restart = n >= t->restart_at;
-	/* 3, 6, 12, ... in a row: a token that stays broken is not
+	/* 3, 12, 48, ... in a row: a token that stays broken is not
 	 * restarted after every few requests */
 	if (restart)
-		t->restart_at = 2 * n;
+		t->restart_at = 4 * n;
 	pthread_mutex_unlock(&t->lock);
 	if (!restart)
 		return 0;

@@ -168,7 +168,7 @@ int token_set_pin(struct token *t, const void *pin, size_t len);
  * reopened its sessions and still fails, so the module is stuck (a TPM
  * restarted under it) and its helper is restarted (hlink_restart()),
  * which logs in again with the cached PIN; a token that stays broken
- * is restarted again after twice as many (6, 12, ...).  Such restarts
+ * is restarted again after four times as many (12, 48, ...).  Such restarts
  * never count as crashes (hlink.c).  Returns 1 when this call
  * restarted it, so the request may be tried once more after logging in
  * again.  Errors of a helper that died or was replaced are not counted.

@@ -68,7 +68,7 @@ echo "TPM token's client: $(sort "$P11A_TMP/tload.out" | uniq -c | tr -s ' \n' '
 ! grep -q BAD_SIGNATURE "$P11A_TMP/tload.out" || p11a_fail "a bad signature"
 ! grep -q '^STATUS' "$P11A_TMP/tload.out" ||
 	p11a_fail "STATUS said logged-in while the TPM failed: $(grep '^STATUS' "$P11A_TMP/tload.out" | head -1)"
-grep -q 'restarting its helper: token tok' "$P11A_AGENT_LOG" ||
+grep -q 'helper was restarted: token tok' "$P11A_AGENT_LOG" ||
 	p11a_fail "the log does not say why the helper was restarted"
 grep -q "module libtpm2_pkcs11.*: ERROR" "$P11A_AGENT_LOG" ||
 	p11a_fail "tpm2-pkcs11's own error lines are not in the log with its name"
