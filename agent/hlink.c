@@ -219,8 +219,14 @@ spawn_helper(struct hlink *h, int *sock, int *err, pid_t *pid)
 	char sessions[16], level[16];
 	const char *path = hlink_helper_path();
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
-	char *argv[] = {(char *)path,  h->module, "--sessions", sessions,
-			"--log-level", level,	  NULL};
+	char *argv[] = {(char *)path,
+			h->module,
+			"--sessions",
+			sessions,
+			"--log-level",
+			level,
+			h->cfg.unconfined ? "--unconfined" : NULL,
+			NULL};
 	int sv[2] = {-1, -1}, ep[2] = {-1, -1}, r;
 
 	snprintf(sessions, sizeof(sessions), "%u", h->cfg.sessions);

@@ -68,6 +68,7 @@ struct hlink_config {
 	unsigned sessions;	  /* per token, passed to the helper */
 	unsigned hang_timeout_ms; /* unanswered this long: killed */
 	int log_level;		  /* passed to the helper */
+	int unconfined;		  /* helper without its system-call filter */
 };
 
 /*

@@ -151,13 +151,20 @@ links_append(struct module_set *ms, struct hlink *h)
  * of p11-kit's that does not is skipped, so that it cannot stop the rest.
  */
 static int
-module_start(const char *path, int required, const struct hlink_config *cfg,
-	     struct module_set *ms)
+module_start(const struct agent_options *opt, const char *path, int required,
+	     const struct hlink_config *cfg, struct module_set *ms)
 {
+	struct hlink_config mine = *cfg;
 	struct hlink *h;
 	int r;
 
-	if ((r = hlink_start(path, cfg, &h)) != P11A_OK) {
+	/* --unconfined-module: its helper runs without the seccomp filter */
+	for (size_t i = 0; i < opt->n_unconfined_modules; i++)
+		if (fnmatch(opt->unconfined_modules[i], path, 0) == 0)
+			mine.unconfined = 1;
+	if (mine.unconfined)
+		log_info("module %s: its helper runs unconfined", path);
+	if ((r = hlink_start(path, &mine, &h)) != P11A_OK) {
 		if (required)
 			return r;
 		log_warn("module %s: skipped", path);
@@ -253,11 +260,11 @@ modules_load(const struct agent_options *opt, unsigned sessions,
 		if (!module_path_allowed(opt, opt->modules[i], real))
 			r = P11A_ERR_DENIED;
 		else
-			r = module_start(real, 1, &cfg, ms);
+			r = module_start(opt, real, 1, &cfg, ms);
 	}
 	/* p11-kit's own configuration chose these: no allow-list */
 	for (size_t i = 0; i < n_reg && r == P11A_OK; i++)
-		r = module_start(reg[i], 0, &cfg, ms);
+		r = module_start(opt, reg[i], 0, &cfg, ms);
 out:
 	paths_free(reg, n_reg);
 	return r;

@@ -40,6 +40,9 @@ struct agent_options {
 	const char *confirm_program;		   /* --confirm-program */
 	const char *allow_modules[AGENT_MAX_LIST]; /* --allow-module globs */
 	size_t n_allow_modules;
+	/* --unconfined-module globs: helpers without the seccomp filter */
+	const char *unconfined_modules[AGENT_MAX_LIST];
+	size_t n_unconfined_modules;
 	const char *pin_source;	 /* --pin-source */
 	const char *audit;	 /* --audit: "syslog" or a file */
 	int debug;		 /* --debug: keep ptrace and core dumps */

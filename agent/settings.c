@@ -79,6 +79,17 @@ const struct setting settings[] = {
 	 .help = "module paths (after realpath) that may load\n"
 		 "(repeatable; default /usr/lib*/* /usr/local/lib*/*)",
 	 .unset = "/usr/lib*/* and /usr/local/lib*/*"},
+	{.option = "unconfined-module",
+	 .key = "unconfined-module",
+	 .kind = SETTING_STRINGS,
+	 .scope = SCOPE_AGENT,
+	 .offset = AGENT(unconfined_modules),
+	 .count_offset = AGENT(n_unconfined_modules),
+	 .cap = AGENT_MAX_LIST,
+	 .arg = "GLOB",
+	 .help = "modules (after realpath) whose helper runs without\n"
+		 "the system-call filter (repeatable)",
+	 .unset = "none: every helper is filtered"},
 	{.option = "identity",
 	 .short_opt = 'i',
 	 .kind = SETTING_IDENTITY,

@@ -1,5 +1,6 @@
 /*
  * p11agent-helper MODULE-PATH [--sessions N] [--log-level LEVEL]
+ *                 [--unconfined]
  * p11agent-helper --list-registered
  *
  * The one process that calls a PKCS#11 module for p11agentd, which
@@ -22,6 +23,7 @@
 #include <p11-kit/p11-kit.h>
 
 #include "harden.h"
+#include "sandbox.h"
 #include "helper.h"
 #include "htoken.h"
 #include "hwire.h"
@@ -39,10 +41,12 @@ struct args {
 	const char *module;
 	unsigned sessions;
 	int level;
+	int unconfined; /* no system-call filter */
 };
 
 static const char usage[] = "usage: p11agent-helper MODULE-PATH "
-			    "[--sessions N] [--log-level LEVEL]\n";
+			    "[--sessions N] [--log-level LEVEL] "
+			    "[--unconfined]\n";
 
 static int
 parse_args(int argc, char **argv, struct args *a)
@@ -50,7 +54,7 @@ parse_args(int argc, char **argv, struct args *a)
 	char *end;
 	long n;
 
-	*a = (struct args){NULL, SESSIONS_DEFAULT, LOG_LEVEL_INFO};
+	*a = (struct args){NULL, SESSIONS_DEFAULT, LOG_LEVEL_INFO, 0};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--sessions") == 0 && i + 1 < argc) {
 			n = strtol(argv[++i], &end, 10);
@@ -61,6 +65,8 @@ parse_args(int argc, char **argv, struct args *a)
 			   i + 1 < argc) {
 			if ((a->level = log_level_parse(argv[++i])) < 0)
 				return -1;
+		} else if (strcmp(argv[i], "--unconfined") == 0) {
+			a->unconfined = 1;
 		} else if (argv[i][0] != '-' && a->module == NULL) {
 			a->module = argv[i];
 		} else {
@@ -252,7 +258,12 @@ main(int argc, char **argv)
 	snprintf(ident, sizeof(ident), "helper[%s]", base_name(a.module));
 	log_init(ident, 0, (enum log_level)a.level);
 	/* before the module runs: it must not see or keep our other fds */
-	if (harden_process() != 0 || module_load(&h, a.module) != 0)
+	if (harden_process() != 0)
+		return 1;
+	/* before the module runs: its code is what the filter is for */
+	if (!a.unconfined)
+		(void)sandbox_enter();
+	if (module_load(&h, a.module) != 0)
 		return 1;
 	if (htokens_start(&h, a.sessions) != P11A_OK) {
 		htokens_stop(&h, 0);

@@ -51,6 +51,8 @@
  *                        while this line stays
  *   hang_one N           the next N C_Sign pass, the one after blocks
  *                        while this line stays, later ones pass
+ *   exec 0|1             C_Sign first tries to execve() a program that
+ *                        does not exist and logs "execve ... rv=ERRNO"
  *   crash 0|1|abort|exit C_Sign raises SIGSEGV (1), calls abort() or
  *                        exit(3): a module that crashes or quits
  *   seq N                ignored; changes the content to re-arm faults
@@ -101,6 +103,7 @@ struct faults {
 	long hang_after; /* 0: off; else C_Sign calls to pass + 1 */
 	long hang_one;	 /* as hang_after; -1: the one is hanging */
 	int crash;
+	int exec; /* C_Sign tries to run a program first */
 };
 
 static struct {
@@ -151,6 +154,8 @@ parse_line(struct faults *f, const char *key, const char *val)
 		f->hang_after = parse_long(val) + 1;
 	else if (strcmp(key, "hang_one") == 0)
 		f->hang_one = parse_long(val) + 1;
+	else if (strcmp(key, "exec") == 0)
+		f->exec = parse_long(val) != 0;
 	else if (strcmp(key, "crash") == 0)
 		f->crash = strcmp(val, "abort") == 0  ? CRASH_ABORT
 			   : strcmp(val, "exit") == 0 ? CRASH_EXIT
@@ -264,6 +269,21 @@ log_call(const char *fn, CK_SLOT_ID slot, int have_slot, CK_RV rv)
 	 * lost line shows up as a wrong count in the test */
 	(void)!write(fd, line, (size_t)n);
 	close(fd);
+}
+
+/*
+ * What a module that runs a program gets: the log line "execve" carries
+ * the errno in its rv field (EPERM under the helper's filter, ENOENT for
+ * this program that does not exist where nothing stops it).
+ */
+static void
+try_exec(CK_SLOT_ID slot)
+{
+	char *argv[] = {"/nonexistent/p11a-faulty-exec", NULL};
+	char *envp[] = {NULL};
+
+	execve(argv[0], argv, envp);
+	log_call("execve", slot, 1, (CK_RV)errno);
 }
 
 static void
@@ -555,6 +575,8 @@ sign_fault(CK_SLOT_ID slot)
 	}
 	if (shim.f.crash && targets_slot_locked(slot))
 		crash(shim.f.crash);
+	if (shim.f.exec && targets_slot_locked(slot))
+		try_exec(slot);
 	pthread_mutex_unlock(&shim.lock);
 	if (delay > 0)
 		sleep_ms(delay);
