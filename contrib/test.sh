@@ -36,7 +36,7 @@ lint_sources() {
 		root = os.getcwd() + "/"
 		for f in sorted({e["file"] for e in json.load(open(sys.argv[1]))}):
 		    rel = f[len(root):] if f.startswith(root) else f
-		    if rel.split("/")[0] in ("agent", "common", "client", "tests"):
+		    if rel.split("/")[0] in ("agent", "common", "client", "tests", "tools"):
 		        print(f)
 	EOP
 }
@@ -58,7 +58,7 @@ run_lint() {
 		--error-exitcode=1 --inline-suppr --quiet \
 		--suppressions-list=.cppcheck-suppressions \
 		-D_GNU_SOURCE -DP11A_VERSION='"0"' -I include -I common \
-		agent common client tests
+		agent common client tests tools
 }
 
 run_valgrind() {

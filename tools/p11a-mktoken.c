@@ -709,6 +709,8 @@ token_init(struct ctx *c, const char *label, const char *pin)
 		return -1;
 	}
 	memset(padded, ' ', sizeof(padded));
+	/* blank-padded as PKCS#11 wants it: no NUL on purpose */
+	// NOLINTNEXTLINE(bugprone-not-null-terminated-result)
 	memcpy(padded, label, len);
 	if (find_free_slot(c, &slot) != 0)
 		return -1;

@@ -559,9 +559,8 @@ sign_fault(CK_SLOT_ID slot)
 	delay = targets_slot_locked(slot) ? shim.f.delay_ms : 0;
 	if (take_once_locked(&shim.f.device_error, slot))
 		rv = CKR_DEVICE_ERROR;
-	else if (take_once_locked(&shim.f.general_error, slot))
-		rv = CKR_GENERAL_ERROR;
-	else if (shim.f.reset > shim.init_reset && targets_slot_locked(slot))
+	else if (take_once_locked(&shim.f.general_error, slot) ||
+		 (shim.f.reset > shim.init_reset && targets_slot_locked(slot)))
 		rv = CKR_GENERAL_ERROR;
 	/* one of the calls hang_after lets through */
 	if (shim.f.hang_after > 1 && targets_slot_locked(slot)) {

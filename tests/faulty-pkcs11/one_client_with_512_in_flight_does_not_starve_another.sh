@@ -4,7 +4,9 @@
 # requests in flight, another client signing one request at a time waits
 # for at most a signature or two per request, never behind the 512.  The
 # card is slowed to 30 ms per signature (four sessions); the blocking
-# client's p99 must stay under 5 times its own unloaded signature time.
+# client's p99 must stay under 5 times its own unloaded signature time
+# (p50), or 3 times its unloaded p99 where the machine is that noisy.
+# One FIFO per token would make it wait for 512 / 4 signatures: 3.8 s.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 command -v python3 >/dev/null 2>&1 || p11a_skip "python3 not installed"
@@ -27,6 +29,8 @@ field() {
 
 p11a_load 1
 alone=$(field p50_us)
+bound=$((5 * alone))
+(($(field p99_us) * 3 > bound)) && bound=$(($(field p99_us) * 3))
 
 p11a_random_file "$P11A_TMP/msg" 100
 python3 "$(dirname "${BASH_SOURCE[0]}")/deep_pipeline.py" "$P11AGENT_SOCK" \
@@ -42,8 +46,8 @@ echo "pipelining client: $deep_out"
 n=$(sed -n 's/.*n=\([0-9]*\).*/\1/p' <<<"$deep_out")
 ((n > 512)) || p11a_fail "the pipelining client made only $n signatures"
 p99=$(field p99_us)
-((p99 < 5 * alone)) ||
-	p11a_fail "the blocking client's p99 was $p99 us behind 512 requests in flight, alone its p50 was $alone us (bound: 5x)"
+((p99 < bound)) ||
+	p11a_fail "the blocking client's p99 was $p99 us behind 512 requests in flight, alone its p50 was $alone us (bound: $bound us)"
 echo "ok: blocking p99 $p99 us with 512 in flight elsewhere, $alone us alone"
 
 rc=0
