@@ -61,6 +61,9 @@ struct hlink {
 	int stopping;
 	void (*on_restart)(void *ctx);
 	void *restart_ctx;
+	void (*on_event)(void *ctx, uint64_t slot);
+	void *event_ctx;
+	int slot_events; /* from the first HELLO */
 
 	pthread_mutex_t write_lock; /* one whole frame at a time */
 
@@ -328,6 +331,7 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 {
 	struct hlink_token *tokens = NULL;
 	uint32_t version, n;
+	uint8_t events = 0;
 	CK_INFO mi;
 	int e;
 
@@ -348,6 +352,11 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 			free(tokens);
 			return e;
 		}
+	if ((e = p11a_buf_get_u8(b, &events)) != P11A_OK) {
+		free(tokens);
+		return e;
+	}
+	h->slot_events = events == 1;
 	if (h->tokens != NULL || h->generation > 0) {
 		free(tokens); /* a restart: the slots are the ones we know */
 		return P11A_OK;
@@ -472,6 +481,14 @@ deliver(struct hlink *h, struct p11a_frame *f)
 		pthread_cond_broadcast(&h->cond);
 	}
 	pthread_mutex_unlock(&h->lock);
+	if (c == NULL && f->type == HL_EVENT && f->id == 0) {
+		uint64_t slot;
+
+		if (p11a_buf_get_u64(&f->payload, &slot) == P11A_OK &&
+		    h->on_event != NULL)
+			h->on_event(h->event_ctx, slot);
+		return;
+	}
 	if (c == NULL && f->type != HL_PONG)
 		log_warn("module %s: a reply to no request (%u)", h->name,
 			 f->id);
@@ -733,6 +750,20 @@ fail:
 	free(h->module);
 	free(h);
 	return r;
+}
+
+void
+hlink_set_event_hook(struct hlink *h, void (*fn)(void *ctx, uint64_t slot),
+		     void *ctx)
+{
+	h->on_event = fn;
+	h->event_ctx = ctx;
+}
+
+int
+hlink_slot_events(const struct hlink *h)
+{
+	return h->slot_events;
 }
 
 void

@@ -48,6 +48,7 @@ enum hlink_msg {
 	HL_SIGNATURE = 0x85,
 	HL_PROBE_REPLY = 0x86,
 	HL_PONG = 0x87,
+	HL_EVENT = 0x89,
 	HL_ERROR = 0xff
 };
 
@@ -101,6 +102,14 @@ int hlink_start(const char *module, const struct hlink_config *cfg,
  */
 void hlink_set_restart_hook(struct hlink *h, void (*fn)(void *ctx), void *ctx);
 
+/*
+ * Called on the reader thread for every slot event the helper reports
+ * (its module blocks in C_WaitForSlotEvent): it must not wait.
+ */
+void hlink_set_event_hook(struct hlink *h, void (*fn)(void *ctx, uint64_t slot),
+			  void *ctx);
+/* Whether the module reports slot events, so its tokens need no polling. */
+int hlink_slot_events(const struct hlink *h);
 const CK_INFO *hlink_module_info(const struct hlink *h);
 /* The tokens of the first HELLO; their slots stay valid across restarts. */
 const struct hlink_token *hlink_tokens(const struct hlink *h, size_t *n);

@@ -163,6 +163,8 @@ agent_start_tokens(struct agent *a, const struct pin *global_pin)
 	    (r = modules_load(opt, workers, &a->modules)) != P11A_OK)
 		return r;
 	modules_set_restart_hook(&a->modules, agent_helper_restarted, a);
+	/* a slot event: look at that token now (there is no polling then) */
+	modules_set_event_hook(&a->modules, monitor_probe);
 	if (a->modules.n_tokens == 0)
 		log_warn("no token found; serving an empty identity list");
 	for (size_t i = 0; i < a->modules.n_tokens; i++)

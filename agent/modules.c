@@ -278,6 +278,36 @@ modules_set_restart_hook(struct module_set *ms, void (*fn)(void *ctx),
 		hlink_set_restart_hook(ms->links[i], fn, ctx);
 }
 
+/* The agent has one module set; the links' event hooks find it here. */
+static struct {
+	struct module_set *ms;
+	void (*fn)(struct token *t);
+} events;
+
+/* On a link's reader thread: a slot event of one of its tokens. */
+static void
+modules_on_event(void *ctx, uint64_t slot)
+{
+	struct hlink *link = ctx;
+
+	for (size_t i = 0; i < events.ms->n_tokens; i++) {
+		struct token *t = events.ms->tokens[i];
+
+		if (t->link == link && (uint64_t)t->slot == slot)
+			events.fn(t);
+	}
+}
+
+void
+modules_set_event_hook(struct module_set *ms, void (*fn)(struct token *t))
+{
+	events.ms = ms;
+	events.fn = fn;
+	for (size_t i = 0; i < ms->n_links; i++)
+		hlink_set_event_hook(ms->links[i], modules_on_event,
+				     ms->links[i]);
+}
+
 void
 modules_stop(struct module_set *ms, int timeout_ms)
 {

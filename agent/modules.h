@@ -35,6 +35,12 @@ void modules_set_restart_hook(struct module_set *ms, void (*fn)(void *ctx),
 			      void *ctx);
 
 /*
+ * Called (on a link's thread, must not wait) for a slot event of a token
+ * whose module reports them (C_WaitForSlotEvent in its helper).
+ */
+void modules_set_event_hook(struct module_set *ms, void (*fn)(struct token *t));
+
+/*
  * Stop the helpers: they finalise their modules; one that does not stop
  * within timeout_ms is killed.  Requests still waiting for one fail.
  */

@@ -10,6 +10,7 @@
 #include <p11-kit/p11-kit.h>
 
 #include "dispatch.h"
+#include "hlink.h"
 #include "jobs.h"
 #include "log.h"
 #include "p11agent/error.h"
@@ -95,9 +96,17 @@ monitor_round(uint64_t now, uint64_t *next_probe)
 	if ((d = log_limited_flush(now)) < next)
 		next = d;
 	if (now >= *next_probe) {
+		size_t polled = 0;
+
+		/* a module with slot events tells us: no polling for it */
 		for (size_t i = 0; i < ms->n_tokens; i++)
-			monitor_probe(ms->tokens[i]);
-		*next_probe = now + mon.agent->opt->poll_interval_ms;
+			if (!hlink_slot_events(ms->tokens[i]->link)) {
+				monitor_probe(ms->tokens[i]);
+				polled++;
+			}
+		*next_probe = polled > 0
+				      ? now + mon.agent->opt->poll_interval_ms
+				      : UINT64_MAX;
 	}
 	return *next_probe < next ? *next_probe : next;
 }

@@ -115,8 +115,15 @@ token_probe(struct token *t)
 	int was_present = atomic_load(&t->present);
 	uint8_t present = 0;
 
-	if (token_call(t, 0, HL_PROBE, NULL, &rep) == P11A_OK &&
-	    p11a_buf_get_u8(&rep.payload, &present) != P11A_OK)
+	if (token_call(t, 0, HL_PROBE, NULL, &rep) != P11A_OK) {
+		/*
+		 * The helper did not answer (it died, or the module failed):
+		 * that says nothing of the card, and STATUS says the rest.
+		 */
+		hlink_reply_free(&rep);
+		return;
+	}
+	if (p11a_buf_get_u8(&rep.payload, &present) != P11A_OK)
 		present = 0;
 	hlink_reply_free(&rep);
 	token_set_present(t, present != 0);

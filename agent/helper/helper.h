@@ -78,6 +78,7 @@ struct helper {
 	struct htoken *tokens;
 	size_t n_tokens;
 	pthread_mutex_t write_lock;
+	int slot_events; /* C_WaitForSlotEvent works: H_EVENT is sent */
 };
 
 #endif

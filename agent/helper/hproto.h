@@ -23,6 +23,7 @@ enum helper_msg {
 	H_SIGNATURE = 0x85,
 	H_PROBE_REPLY = 0x86,
 	H_PONG = 0x87,
+	H_EVENT = 0x89, /* unsolicited, id 0: a slot event */
 	H_ERROR = 0xff
 };
 

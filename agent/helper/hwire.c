@@ -202,5 +202,6 @@ hwire_hello_reply(const struct helper *h, uint32_t version,
 	for (size_t i = 0; i < h->n_tokens; i++)
 		if ((e = put_token(out, &h->tokens[i])) != P11A_OK)
 			return e;
-	return P11A_OK;
+	/* 1: slot events come as H_EVENT, the agent need not poll */
+	return p11a_buf_put_u8(out, (uint8_t)h->slot_events);
 }

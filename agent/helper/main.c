@@ -13,10 +13,12 @@
  * 2 when the agent sent a malformed frame.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -233,6 +235,74 @@ list_registered(void)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/*
+ * A thread blocked in C_WaitForSlotEvent tells the agent of every slot
+ * event (a card pulled or put back), so that the agent need not poll the
+ * module's tokens.  It ends when C_Finalize wakes it.  Whether the
+ * module supports it shows only by calling it: SoftHSM answers
+ * CKF_DONT_BLOCK with CKR_NO_EVENT but a blocking call with
+ * CKR_FUNCTION_NOT_SUPPORTED, at once.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	int ended; /* the first blocking call returned an error */
+} events = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+#define SLOT_EVENTS_SETTLE_MS 50
+
+static void *
+slot_events_main(void *arg)
+{
+	struct helper *h = arg;
+	struct p11a_buf p;
+	CK_SLOT_ID slot;
+	CK_RV rv;
+
+	for (;;) {
+		rv = h->fn->C_WaitForSlotEvent(0, &slot, NULL);
+		if (rv != CKR_OK)
+			break;
+		p11a_buf_init(&p, 8);
+		if (p11a_buf_put_u64(&p, slot) == P11A_OK)
+			hwire_send(h, H_EVENT, 0, &p);
+		p11a_buf_free(&p);
+	}
+	pthread_mutex_lock(&events.lock);
+	events.ended = 1;
+	pthread_cond_signal(&events.done);
+	pthread_mutex_unlock(&events.lock);
+	log_debug("slot events end: %s", p11_kit_strerror(rv));
+	return NULL;
+}
+
+/* Listen for slot events if the module blocks in C_WaitForSlotEvent. */
+static void
+slot_events_start(struct helper *h)
+{
+	struct timespec until;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, slot_events_main, h) != 0)
+		return;
+	pthread_detach(t);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SLOT_EVENTS_SETTLE_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&events.lock);
+	while (!events.ended &&
+	       pthread_cond_timedwait(&events.done, &events.lock, &until) == 0)
+		;
+	h->slot_events = !events.ended;
+	pthread_mutex_unlock(&events.lock);
+	if (h->slot_events)
+		log_info("the module reports slot events "
+			 "(C_WaitForSlotEvent): its tokens are not polled");
+}
+
 static const char *
 base_name(const char *path)
 {
@@ -270,6 +340,7 @@ main(int argc, char **argv)
 		p11_kit_module_finalize(h.fn);
 		return 1;
 	}
+	slot_events_start(&h);
 	r = read_loop(&h);
 	/* SHUTDOWN finishes what was asked; after EOF nobody reads replies */
 	htokens_stop(&h, r == 1);

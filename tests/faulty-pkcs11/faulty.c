@@ -13,6 +13,8 @@
  *   FAULTY_PKCS11_SOFTHSM2_CONF  SOFTHSM2_CONF for the real module in
  *                          this process, so the shim can serve other
  *                          tokens than a plain SoftHSM module beside it
+ *   FAULTY_PKCS11_SLOT_EVENTS  1: C_WaitForSlotEvent reports a change of
+ *                          "removed" (a reader that tells of card events)
  *   FAULTY_PKCS11_SERIAL   C_GetTokenInfo reports this serial number
  *                          for every token (as tpm2-pkcs11 does with
  *                          0000000000000000), so tokens can look alike
@@ -65,6 +67,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,10 +637,69 @@ f_Initialize(CK_VOID_PTR args)
 	return shim.real->C_Initialize(args);
 }
 
+/*
+ * FAULTY_PKCS11_SLOT_EVENTS=1: a module with C_WaitForSlotEvent (a card
+ * reader's), whose event is a change of the control file's "removed"
+ * (of the fault's token; the shim looks every 20 ms: test code).
+ * Without it, SoftHSM's answer: not supported.
+ */
+static atomic_int finalizing;
+
+static CK_SLOT_ID
+event_slot(void)
+{
+	CK_SLOT_ID all[64];
+	CK_ULONG n = 64;
+
+	if (shim.real->C_GetSlotList(CK_TRUE, all, &n) != CKR_OK || n == 0)
+		return 0;
+	for (CK_ULONG i = 0; i < n; i++) {
+		int hit;
+
+		pthread_mutex_lock(&shim.lock);
+		hit = targets_slot_locked(all[i]);
+		pthread_mutex_unlock(&shim.lock);
+		if (hit)
+			return all[i];
+	}
+	return all[0];
+}
+
+static CK_RV
+f_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
+{
+	static int seen = -1; /* the "removed" state last reported */
+	int now;
+
+	if (getenv("FAULTY_PKCS11_SLOT_EVENTS") == NULL)
+		return shim.real->C_WaitForSlotEvent(flags, slot, reserved);
+	for (;;) {
+		pthread_mutex_lock(&shim.lock);
+		refresh_locked();
+		now = shim.f.removed;
+		if (seen < 0)
+			seen = now;
+		pthread_mutex_unlock(&shim.lock);
+		if (atomic_load(&finalizing))
+			return CKR_CRYPTOKI_NOT_INITIALIZED;
+		if (now != seen) {
+			seen = now;
+			*slot = event_slot();
+			return CKR_OK;
+		}
+		if (flags & CKF_DONT_BLOCK)
+			return CKR_NO_EVENT;
+		sleep_ms(20);
+	}
+}
+
 static CK_RV
 f_Finalize(CK_VOID_PTR reserved)
 {
-	CK_RV rv = shim.real->C_Finalize(reserved);
+	CK_RV rv;
+
+	atomic_store(&finalizing, 1); /* wakes C_WaitForSlotEvent */
+	rv = shim.real->C_Finalize(reserved);
 
 	log_call("C_Finalize", 0, 0, rv);
 	return rv;
@@ -671,6 +733,7 @@ load_real(void)
 	shim.list = *shim.real;
 	shim.list.C_Initialize = f_Initialize;
 	shim.list.C_Finalize = f_Finalize;
+	shim.list.C_WaitForSlotEvent = f_WaitForSlotEvent;
 	shim.list.C_GetSlotList = f_GetSlotList;
 	shim.list.C_GetSlotInfo = f_GetSlotInfo;
 	shim.list.C_GetTokenInfo = f_GetTokenInfo;

@@ -473,6 +473,9 @@ hello(struct helper *h, unsigned sessions)
 		     n_tokens);
 	for (size_t i = 0; i < n_tokens; i++)
 		hello_token(&tokens[i], sessions);
+	/* SoftHSM has no C_WaitForSlotEvent: no slot events */
+	if (get_u8() > 1)
+		fail("HELLO_REPLY's slot-events byte is not 0 or 1");
 	expect_end();
 	/* A first: the order of the slots is the module's */
 	if (strcmp(tokens[0].label, "A") != 0) {
