@@ -163,3 +163,19 @@ bench_start_ssh_agent() {
 		}
 	p11a_log "ssh-agent holds: $(ssh-add -l | wc -l) keys"
 }
+
+# bench_ctxsw_snapshot PID: one line per thread of PID and of its child
+# processes (the agent's helpers), "PID/TID COMM VOLUNTARY INVOLUNTARY",
+# its context switches so far (/proc/PID/task/TID/status).
+bench_ctxsw_snapshot() {
+	local pid tid
+	for pid in "$1" $(pgrep -P "$1" || true); do
+		for tid in /proc/"$pid"/task/*; do
+			[[ -r $tid/status ]] || continue
+			printf '%s/%s %s %s %s\n' "$pid" "${tid##*/}" \
+				"$(tr ' ' _ <"$tid/comm")" \
+				"$(sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "$tid/status")" \
+				"$(sed -n 's/^nonvoluntary_ctxt_switches:[[:space:]]*//p' "$tid/status")"
+		done
+	done
+}
