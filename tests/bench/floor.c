@@ -55,7 +55,7 @@ now_ns(void)
 static int64_t
 schedstat_ns(pid_t pid)
 {
-	char path[64];
+	char path[64], line[64], *end = line;
 	long long ns = -1;
 	FILE *f;
 
@@ -63,7 +63,9 @@ schedstat_ns(pid_t pid)
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
-	if (fscanf(f, "%lld", &ns) != 1)
+	if (fgets(line, sizeof(line), f) != NULL)
+		ns = strtoll(line, &end, 10);
+	if (end == line)
 		ns = -1;
 	fclose(f);
 	return ns;
@@ -301,9 +303,9 @@ main(int argc, char **argv)
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--seconds") == 0)
-			seconds = atof(argv[i + 1]);
+			seconds = strtod(argv[i + 1], NULL);
 		else if (strcmp(argv[i], "--size") == 0)
-			size = (size_t)atol(argv[i + 1]);
+			size = (size_t)strtoul(argv[i + 1], NULL, 10);
 	}
 	if (seconds <= 0 || size == 0 || size > FLOOR_MAX_MSG) {
 		fprintf(stderr, "usage: %s [--seconds S] [--size 1..%d]\n",

@@ -330,8 +330,8 @@ main(int argc, char **argv)
 	EVP_PKEY *key = NULL, *pub = NULL;
 	int n, rc = 1;
 
-	if (argc != 7 || (n = atoi(argv[5])) < 1 || n > HS_MAX_THREADS ||
-	    (h.seconds = atof(argv[6])) <= 0) {
+	if (argc != 7 || (n = (int)strtol(argv[5], NULL, 10)) < 1 ||
+	    n > HS_MAX_THREADS || (h.seconds = strtod(argv[6], NULL)) <= 0) {
 		fprintf(stderr,
 			"usage: %s provider|engine PROVIDER-DIR|MODULE "
 			"KEY-URI PUB.pem THREADS(1-%d) SECONDS\n",
