@@ -102,6 +102,15 @@ const struct setting settings[] = {
 	 .offset = RULE(confirm),
 	 .help = "for the --identity before it: ask the\n"
 		 "confirm program before each signature"},
+	{.option = "always-auth",
+	 .key = "always-auth",
+	 .kind = SETTING_ALWAYS_AUTH,
+	 .scope = SCOPE_IDENTITY,
+	 .offset = RULE(always_auth_prompt),
+	 .arg = "HOW",
+	 .help = "for the --identity before it: the PIN of an\n"
+		 "always-authenticate key's signatures: cached\n"
+		 "(default) or prompt (pinentry, each signature)"},
 	{.option = "identity-allow-uid",
 	 .key = "allow-uid",
 	 .kind = SETTING_UIDS,
@@ -481,6 +490,24 @@ apply_uint(const struct setting *s, void *base, const char *v,
 }
 
 static int
+apply_always_auth(const struct setting *s, void *base, const char *v,
+		  char err[SETTING_ERR_MAX])
+{
+	int *prompt = field(base, s->offset);
+
+	if (strcmp(v, "cached") == 0) {
+		*prompt = 0;
+	} else if (strcmp(v, "prompt") == 0) {
+		*prompt = 1;
+	} else {
+		snprintf(err, SETTING_ERR_MAX,
+			 "unknown always-auth '%s' (cached, prompt)", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 apply_purpose(const struct setting *s, void *base, const char *v,
 	      char err[SETTING_ERR_MAX])
 {
@@ -563,6 +590,8 @@ setting_apply(const struct setting *s, void *base, const char *value,
 		return apply_uint(s, base, value, err);
 	case SETTING_PURPOSE:
 		return apply_purpose(s, base, value, err);
+	case SETTING_ALWAYS_AUTH:
+		return apply_always_auth(s, base, value, err);
 	case SETTING_PIN_SOURCE:
 		if (pin_source_check(value) != 0) {
 			snprintf(err, SETTING_ERR_MAX,
@@ -678,6 +707,10 @@ setting_print(FILE *f, const struct setting *s, const void *base)
 			*(const uint32_t *)p & P11A_IDENTITY_TLS13_CLIENT_ONLY
 				? "tls13-client"
 				: "any");
+		return;
+	case SETTING_ALWAYS_AUTH:
+		fprintf(f, "%s = %s\n", s->key,
+			*(const int *)p ? "prompt" : "cached");
 		return;
 	default:
 		return;
