@@ -28,7 +28,7 @@ struct identity_rule {
 	int confirm; /* run the confirm program before each signature */
 	/* CKA_ALWAYS_AUTHENTICATE keys: 1 asks pinentry for every signature's
 	 * PIN, 0 uses the token's cached PIN */
-	int always_auth_prompt;
+	uint32_t always_auth_prompt;
 };
 
 struct agent_options {
