@@ -201,10 +201,14 @@ jobs_submit(struct token *t, struct job *j)
 	struct job_queue *q = t->queue;
 	struct owner_q *o;
 	int r = P11A_OK;
+	/* once queued, a worker may run and free j before we unlock */
+	uint64_t due = 0;
 
 	j->next = NULL;
 	j->started_ms = j->deadline_ms = 0;
 	j->queued_ms = jobs_now_ms();
+	if (j->timeout_ms != 0)
+		due = j->queued_ms + j->timeout_ms;
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		r = P11A_ERR_SHUTTING_DOWN;
@@ -240,8 +244,8 @@ jobs_submit(struct token *t, struct job *j)
 	pthread_cond_signal(&q->ready);
 out:
 	pthread_mutex_unlock(&q->lock);
-	if (r == P11A_OK && j->timeout_ms != 0 && deadline_hook != NULL)
-		deadline_hook(j->queued_ms + j->timeout_ms);
+	if (r == P11A_OK && due != 0 && deadline_hook != NULL)
+		deadline_hook(due);
 	return r;
 }
 
