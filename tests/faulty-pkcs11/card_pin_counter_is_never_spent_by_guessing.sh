@@ -19,6 +19,30 @@ export WRONG=0000 PIN_A=1111 PIN_B=2222
 # C_Logins that reached the card's PIN check (USER_ALREADY_LOGGED_IN,
 # 0x100, does not: a probe racing an UNLOCK's key listing may log in
 # again on a logged-in token, which costs no try)
+py_client=$(dirname "${BASH_SOURCE[0]}")/../../contrib/python/p11agent_client.py
+# py_unlock TOKEN PIN FINAL_TRY(0|1): the Python client's unlock (waiting
+# out a back-off as p11agent does); prints OK or the error's name
+py_unlock() {
+	python3 - "$py_client" "$P11AGENT_SOCK" "$@" <<'PY'
+import importlib.util, re, sys, time
+spec = importlib.util.spec_from_file_location("c", sys.argv[1])
+c = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(c)
+for _ in range(8):
+    try:
+        c.Client(sys.argv[2]).unlock(sys.argv[4].encode(),
+                                     "pkcs11:token=" + sys.argv[3],
+                                     final_try=sys.argv[5] == "1")
+        print("OK")
+        break
+    except c.AgentError as e:
+        m = re.search(r"retry-after-ms=(\d+)", e.message)
+        if e.name != "BUSY" or m is None:
+            print(e.name)
+            break
+        time.sleep(int(m.group(1)) / 1000 + 0.01)
+PY
+}
 logins() { fault_count "^C_Login token=$1 rv=0x([^1]|1[^0]|10[^0])"; }
 
 # no PIN: both tokens wait for an UNLOCK
@@ -49,6 +73,9 @@ p11a_expect_exit 7 "$P11AGENT" unlock --token "pkcs11:token=$T" --pin-source env
 p11a_expect_output_matches 'one PIN try left.*--final-try'
 [[ $(logins "$T") -eq 2 ]] ||
 	p11a_fail "the last try was used without --final-try ($(logins "$T") logins)"
+out=$(py_unlock "$T" "$PIN_T" 0)
+[[ $out == PIN_FINAL_TRY ]] || p11a_fail "the Python client's unlock gave $out"
+[[ $(logins "$T") -eq 2 ]] || p11a_fail "the Python client's unlock used the last try"
 
 # 4. with --final-try the right PIN works and the counter is reset
 p11a_expect_exit 0 "$P11AGENT" unlock --final-try --token "pkcs11:token=$T" \
@@ -61,8 +88,8 @@ fault_sign_verify "$id" ecdsa_secp256r1_sha256 "$P11A_TMP/$T" "${T,,}-ec"
 # 5. three wrong PINs block the other card; then it is never asked
 p11a_expect_exit 7 "$P11AGENT" unlock --token "pkcs11:token=$U" --pin-source env:WRONG
 p11a_expect_exit 7 "$P11AGENT" unlock --token "pkcs11:token=$U" --pin-source env:WRONG
-p11a_expect_exit 7 "$P11AGENT" unlock --final-try --token "pkcs11:token=$U" \
-	--pin-source env:WRONG
+out=$(py_unlock "$U" "$WRONG" 1)
+[[ $out == PIN_INCORRECT ]] || p11a_fail "the Python client's final try gave $out"
 [[ $(logins "$U") -eq 3 ]] || p11a_fail "$(logins "$U") logins on $U, expected 3"
 fault_wait_flags token "$U" present,needs-unlock,pin-locked 5
 p11a_expect_exit 7 "$P11AGENT" unlock --final-try --token "pkcs11:token=$U" \
