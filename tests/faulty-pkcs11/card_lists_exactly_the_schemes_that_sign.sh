@@ -17,7 +17,7 @@ ecdsa_secp521r1_sha512"
 # other is refused; the P-256 key lists ecdsa_secp256r1_sha256 if WANT_EC
 # ("-": no scheme at all)
 check_card() {
-	local kind=$1 want_ec=$2 i s name listed
+	local kind=$1 want_ec=$2 i s name listed all
 	export FAULTY_PKCS11_CARD=$kind
 	fault_start_agent --pin-source env:P11A_PIN
 	p11a_list
