@@ -67,6 +67,21 @@ handle_list(struct agent *a, struct conn *c, struct p11a_frame *f)
 	return P11A_OK;
 }
 
+/* The token's CKF_USER_PIN_* as STATUS token flags (§8.3). */
+static uint32_t
+status_pin_flags(unsigned long f)
+{
+	uint32_t out = 0;
+
+	if (f & CKF_USER_PIN_COUNT_LOW)
+		out |= P11A_TOKEN_PIN_COUNT_LOW;
+	if (f & CKF_USER_PIN_FINAL_TRY)
+		out |= P11A_TOKEN_PIN_FINAL_TRY;
+	if (f & CKF_USER_PIN_LOCKED)
+		out |= P11A_TOKEN_PIN_LOCKED;
+	return out;
+}
+
 static void
 status_fill_token(struct token *t, struct p11a_token_status *ts)
 {
@@ -93,6 +108,7 @@ status_fill_token(struct token *t, struct p11a_token_status *ts)
 		ts->flags |= P11A_TOKEN_NEEDS_UNLOCK;
 	if (t->protected_auth)
 		ts->flags |= P11A_TOKEN_PROTECTED_AUTH;
+	ts->flags |= status_pin_flags(atomic_load(&t->pin_flags));
 	ts->identities = atomic_load(&t->identities);
 	ts->workers = t->n_sessions;
 	ts->signs = atomic_load(&t->stats.signs);

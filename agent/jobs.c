@@ -199,14 +199,16 @@ int
 jobs_submit(struct token *t, struct job *j)
 {
 	struct job_queue *q = t->queue;
-	/* once queued the job is a worker's, which may free it at once */
-	uint64_t due = j->timeout_ms != 0 ? jobs_now_ms() + j->timeout_ms : 0;
 	struct owner_q *o;
 	int r = P11A_OK;
+	/* once queued, a worker may run and free j before we unlock */
+	uint64_t due = 0;
 
 	j->next = NULL;
 	j->started_ms = j->deadline_ms = 0;
 	j->queued_ms = jobs_now_ms();
+	if (j->timeout_ms != 0)
+		due = j->queued_ms + j->timeout_ms;
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
 		r = P11A_ERR_SHUTTING_DOWN;

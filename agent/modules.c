@@ -66,6 +66,7 @@ token_new(struct hlink *link, const struct hlink_token *ht)
 	t->helper_sessions = ht->sessions;
 	p11_trim_copy(t->label, sizeof(t->label), ti->label, sizeof(ti->label));
 	t->login_required = (ti->flags & CKF_LOGIN_REQUIRED) != 0;
+	atomic_store(&t->pin_flags, ti->flags & TOKEN_PIN_FLAGS);
 	t->protected_auth =
 		(ti->flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
 	atomic_store(&t->state, t->login_required ? TOKEN_LOCKED : TOKEN_READY);

@@ -26,6 +26,9 @@ struct identity_rule {
 	gid_t gids[RULE_MAX_IDS]; /* or any peer in one of these groups */
 	size_t n_gids;
 	int confirm; /* run the confirm program before each signature */
+	/* CKA_ALWAYS_AUTHENTICATE keys: 1 asks pinentry for every signature's
+	 * PIN, 0 uses the token's cached PIN */
+	uint32_t always_auth_prompt;
 };
 
 struct agent_options {

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include "log.h"
+#include "pinentry.h"
+#include "p11agent/error.h"
 
 extern char **environ;
 
@@ -125,4 +127,49 @@ policy_confirm(const struct agent_options *opt, const struct identity *id,
 	log_info("identity %s for pid %d: confirmation %s", id->id, (int)c->pid,
 		 r ? "given" : "refused");
 	return r;
+}
+
+int
+policy_prompts_pin(const struct identity *id)
+{
+	return id->rule != NULL && id->rule->always_auth_prompt;
+}
+
+/* The pinentry program: the one --pin-source names, else from PATH. */
+static const char *
+policy_pinentry(const struct agent_options *opt)
+{
+	const char *s = opt->pin_source;
+
+	if (s != NULL && strncmp(s, "pinentry:", 9) == 0 && s[9] != '\0')
+		return s + 9;
+	return "pinentry";
+}
+
+int
+policy_prompt_pin(const struct agent_options *opt, const struct identity *id,
+		  const struct conn *c, struct pin *out)
+{
+	unsigned long f = atomic_load(&id->token->pin_flags);
+	char desc[256];
+	int r;
+
+	out->value = NULL;
+	out->len = 0;
+	if (id->token->protected_auth)
+		return P11A_OK; /* the reader's pad asks */
+	/* a card counting down is not guessed at, not even by its user */
+	if (f & CKF_USER_PIN_LOCKED)
+		return P11A_ERR_PIN_LOCKED;
+	if (f & CKF_USER_PIN_FINAL_TRY)
+		return P11A_ERR_PIN_FINAL_TRY;
+	snprintf(desc, sizeof(desc),
+		 "PIN of token %s for one signature with key %s "
+		 "(client pid %d)",
+		 id->token->label, id->label != NULL ? id->label : id->id,
+		 (int)c->pid);
+	r = pinentry_get_pin(policy_pinentry(opt), desc, out);
+	log_info("identity %s for pid %d: PIN %s", id->id, (int)c->pid,
+		 r == P11A_OK ? "entered" : "not given");
+	return r == P11A_OK ? P11A_OK : P11A_ERR_DENIED;
 }

@@ -25,4 +25,18 @@ int policy_needs_confirm(const struct identity *id);
 int policy_confirm(const struct agent_options *opt, const struct identity *id,
 		   const struct conn *c);
 
+/* Whether an always-authenticate key's PIN is asked for every signature. */
+int policy_prompts_pin(const struct identity *id);
+
+/*
+ * The PIN for one signature of an always-authenticate key, from pinentry
+ * (the --pin-source pinentry:PROGRAM if that is set, else "pinentry" in
+ * PATH).  A token that blocked its PIN or has one try left is not asked
+ * for one: PIN_LOCKED, PIN_FINAL_TRY.  A cancelled dialog: DENIED.  Runs
+ * on a token worker.
+ */
+int policy_prompt_pin(const struct agent_options *opt,
+		      const struct identity *id, const struct conn *c,
+		      struct pin *out);
+
 #endif

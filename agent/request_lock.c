@@ -18,21 +18,25 @@
 #include "throttle.h"
 #include "p11agent/error.h"
 
+/*
+ * One UNLOCK: its tokens are logged in one after the other, each login
+ * job queueing the next from its token's worker, so that a wrong PIN
+ * stops at the first token that refuses it and costs no other token a
+ * try.  Only one job of the op runs at a time: the job queues hand it on.
+ */
 struct unlock_op {
+	struct job base;
 	struct agent *agent;
-	atomic_int remaining;
-	atomic_int error;
 	struct conn *conn;
 	uid_t uid;
 	uint32_t req_id;
-};
-
-/* A login with its own copy of the PIN: UNLOCKs never share one. */
-struct login_job {
-	struct job base;
-	struct unlock_op *op;
+	uint32_t flags; /* P11A_UNLOCK_* */
 	struct pin pin;
-	unsigned generation; /* the token's when the UNLOCK came in */
+	struct token **tokens; /* those that need a login, in order */
+	unsigned *generations; /* each one's when the UNLOCK came in */
+	size_t n, next;
+	int error; /* the answer: the first failure */
+	char msg[160];
 };
 
 static void
@@ -76,107 +80,136 @@ handle_lock(struct agent *a, struct conn *c, struct p11a_frame *f)
 	return P11A_OK;
 }
 
-/* The first error is the answer. */
+/* The first failure is the answer, but a refused PIN always is. */
 static void
-unlock_op_error(struct unlock_op *op, int r)
+unlock_op_error(struct unlock_op *op, const struct token *t, int r)
 {
-	int expected = P11A_OK;
-
-	if (r != P11A_OK)
-		atomic_compare_exchange_strong(&op->error, &expected, r);
+	if (r == P11A_OK ||
+	    (op->error != P11A_OK && r != P11A_ERR_PIN_INCORRECT))
+		return;
+	op->error = r;
+	if (t != NULL)
+		snprintf(op->msg, sizeof(op->msg), "token %s: %s", t->label,
+			 p11a_strerror(r));
+	else
+		snprintf(op->msg, sizeof(op->msg), "%s", p11a_strerror(r));
 }
 
 static void
-unlock_op_finish(struct unlock_op *op, int r)
+unlock_op_free(struct unlock_op *op)
 {
-	unlock_op_error(op, r);
-	if (atomic_fetch_sub(&op->remaining, 1) != 1)
-		return;
-	r = atomic_load(&op->error);
+	pin_clear(&op->pin);
+	conn_unref(op->conn);
+	free(op->tokens);
+	free(op->generations);
+	free(op);
+}
+
+static void
+unlock_op_finish(struct unlock_op *op)
+{
+	int r = op->error;
+
 	throttle_note(op->uid, r, jobs_now_ms());
 	if (r == P11A_OK) {
 		atomic_store(&op->agent->signs_since_unlock, 0);
 		atomic_store(&op->agent->last_use_ms, jobs_now_ms());
 		conn_send_empty(op->conn, P11A_MSG_OK, op->req_id);
 	} else {
-		conn_send_error(op->conn, op->req_id, r, p11a_strerror(r));
+		conn_send_error(op->conn, op->req_id, r, op->msg);
 	}
-	conn_unref(op->conn);
-	free(op);
+	unlock_op_free(op);
+}
+
+/*
+ * Queue the login of the next token, or answer when none is left (or a
+ * token refused the PIN: the others are not tried with it).
+ */
+static void
+unlock_op_next(struct unlock_op *op)
+{
+	struct token *t;
+	int r;
+
+	while (op->next < op->n && op->error != P11A_ERR_PIN_INCORRECT) {
+		t = op->tokens[op->next];
+		if ((r = jobs_submit(t, &op->base)) == P11A_OK)
+			return;
+		unlock_op_error(op, t, r);
+		op->next++;
+	}
+	unlock_op_finish(op);
 }
 
 static void
 login_job_run(struct job *j, struct token *t, struct token_session *s)
 {
-	struct login_job *lj = (struct login_job *)j;
-	int r = token_unlock(t, &lj->pin, lj->generation);
+	struct unlock_op *op = (struct unlock_op *)j;
+	int r = token_unlock(t, &op->pin, op->generations[op->next], op->flags);
 
 	(void)s;
-	pin_clear(&lj->pin);
-	unlock_op_finish(lj->op, r);
-	free(lj);
+	unlock_op_error(op, t, r);
+	op->next++;
+	unlock_op_next(op);
 }
 
-/* Queue the login of one token; it counts in op until it finishes. */
+/* The tokens matching u (all when NULL) that need a login, in order. */
 static int
-unlock_submit(struct unlock_op *op, struct token *t, const uint8_t *pin,
-	      size_t pin_len)
+unlock_collect(struct unlock_op *op, struct agent *a, P11KitUri *u,
+	       int *matched)
 {
-	struct login_job *lj;
-	int r;
+	size_t n = a->modules.n_tokens;
 
-	if ((lj = calloc(1, sizeof(*lj))) == NULL)
+	*matched = 0;
+	op->tokens = calloc(n > 0 ? n : 1, sizeof(*op->tokens));
+	op->generations = calloc(n > 0 ? n : 1, sizeof(*op->generations));
+	if (op->tokens == NULL || op->generations == NULL)
 		return P11A_ERR_NO_MEMORY;
-	lj->base.run = login_job_run;
-	lj->op = op;
-	lj->generation = token_generation(t);
-	atomic_fetch_add(&op->remaining, 1);
-	if ((r = pin_set(&lj->pin, pin, pin_len)) == P11A_OK &&
-	    (r = jobs_submit(t, &lj->base)) == P11A_OK)
-		return P11A_OK;
-	atomic_fetch_sub(&op->remaining, 1);
-	pin_clear(&lj->pin);
-	free(lj);
-	return r;
-}
-
-/*
- * Every token matching the URI (all when there is none) that needs a
- * login gets a login job; the reply waits for them all.  A URI that
- * matches no token at all is an error, not a silent OK.
- */
-static int
-unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
-	     const uint8_t *pin, size_t pin_len)
-{
-	struct unlock_op *op;
-	int matched = 0, n = 0, r;
-
-	if ((op = calloc(1, sizeof(*op))) == NULL)
-		return P11A_ERR_NO_MEMORY;
-	/* one extra count so the op cannot finish while jobs are queued */
-	atomic_store(&op->remaining, 1);
-	op->agent = a;
-	op->conn = c;
-	op->uid = c->uid;
-	op->req_id = id;
-	conn_ref(c);
-	for (size_t i = 0; i < a->modules.n_tokens; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct token *t = a->modules.tokens[i];
 
 		if (u != NULL && !p11_kit_uri_match_token_info(u, &t->info))
 			continue;
-		matched++;
+		(*matched)++;
 		if (!t->login_required)
 			continue;
-		if ((r = unlock_submit(op, t, pin, pin_len)) != P11A_OK)
-			unlock_op_error(op, r);
-		else
-			n++;
+		op->generations[op->n] = token_generation(t);
+		op->tokens[op->n++] = t;
 	}
-	log_info("unlock of %d token(s) requested by client pid %d", n,
+	return P11A_OK;
+}
+
+/*
+ * Every token matching the URI (all when there is none) that needs a
+ * login is logged in, one after the other; the reply comes after the
+ * last.  A URI that matches no token at all is an error, not a silent OK.
+ */
+static int
+unlock_start(struct agent *a, struct conn *c, uint32_t id, P11KitUri *u,
+	     const uint8_t *pin, size_t pin_len, uint32_t flags)
+{
+	struct unlock_op *op;
+	int matched, r;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	op->base.run = login_job_run;
+	op->agent = a;
+	op->conn = c;
+	op->uid = c->uid;
+	op->req_id = id;
+	op->flags = flags;
+	conn_ref(c);
+	if ((r = unlock_collect(op, a, u, &matched)) != P11A_OK ||
+	    (r = pin_set(&op->pin, pin, pin_len)) != P11A_OK) {
+		unlock_op_free(op);
+		return r;
+	}
+	if (matched == 0)
+		unlock_op_error(op, NULL, P11A_ERR_TOKEN_NOT_FOUND);
+	log_info("unlock of %zu token(s) requested by client pid %d", op->n,
 		 (int)c->pid);
-	unlock_op_finish(op, matched > 0 ? P11A_OK : P11A_ERR_TOKEN_NOT_FOUND);
+	unlock_op_next(op);
 	return P11A_OK;
 }
 
@@ -207,11 +240,12 @@ handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
 	char *token_uri = NULL;
 	const uint8_t *pin;
 	P11KitUri *u = NULL;
+	uint32_t flags;
 	size_t pin_len;
 	int r;
 
-	if ((r = p11a_decode_unlock(&f->payload, &token_uri, &pin, &pin_len)) !=
-	    P11A_OK)
+	if ((r = p11a_decode_unlock(&f->payload, &token_uri, &pin, &pin_len,
+				    &flags)) != P11A_OK)
 		return r;
 	if (unlock_throttled(c, f->id))
 		goto out;
@@ -225,7 +259,7 @@ handle_unlock(struct agent *a, struct conn *c, struct p11a_frame *f)
 		}
 		p11_uri_blank_nul_padding(u);
 	}
-	if ((r = unlock_start(a, c, f->id, u, pin, pin_len)) != P11A_OK)
+	if ((r = unlock_start(a, c, f->id, u, pin, pin_len, flags)) != P11A_OK)
 		conn_send_error(c, f->id, r, p11a_strerror(r));
 out:
 	/* the PIN was copied to the jobs; wipe it from the input buffer */

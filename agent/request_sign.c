@@ -183,7 +183,10 @@ sign_job_sign_once(struct sign_job *sj, struct token *t,
 	/* the generation first: the handle is stored before it */
 	*gen = atomic_load(&id->key_gen);
 	/* CKA_ALWAYS_AUTHENTICATE: a PIN for this signature alone */
-	if (ctx && (r = token_context_pin(t, &pin)) != P11A_OK)
+	if (ctx &&
+	    (r = policy_prompts_pin(id)
+			 ? policy_prompt_pin(sj->agent->opt, id, sj->conn, &pin)
+			 : token_context_pin(t, &pin)) != P11A_OK)
 		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = signer_sign(id, atomic_load(&id->key), *gen, sj->scheme, sj->flags,

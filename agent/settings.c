@@ -113,6 +113,15 @@ const struct setting settings[] = {
 	 .offset = RULE(confirm),
 	 .help = "for the --identity before it: ask the\n"
 		 "confirm program before each signature"},
+	{.option = "always-auth",
+	 .key = "always-auth",
+	 .kind = SETTING_ALWAYS_AUTH,
+	 .scope = SCOPE_IDENTITY,
+	 .offset = RULE(always_auth_prompt),
+	 .arg = "HOW",
+	 .help = "for the --identity before it: the PIN of an\n"
+		 "always-authenticate key's signatures: cached\n"
+		 "(default) or prompt (pinentry, each signature)"},
 	{.option = "identity-allow-uid",
 	 .key = "allow-uid",
 	 .kind = SETTING_UIDS,
@@ -491,22 +500,49 @@ apply_uint(const struct setting *s, void *base, const char *v,
 	return 0;
 }
 
-static int
-apply_purpose(const struct setting *s, void *base, const char *v,
-	      char err[SETTING_ERR_MAX])
-{
-	uint32_t *flags = field(base, s->offset);
+/* A setting that is one word of a few, each standing for a u32. */
+struct choice {
+	const char *word;
+	uint32_t value;
+};
 
-	if (strcmp(v, "any") == 0) {
-		*flags = 0;
-	} else if (strcmp(v, "tls13-client") == 0) {
-		*flags = P11A_IDENTITY_TLS13_CLIENT_ONLY;
-	} else {
-		snprintf(err, SETTING_ERR_MAX,
-			 "unknown purpose '%s' (any, tls13-client)", v);
-		return -1;
-	}
-	return 0;
+static const struct choice purposes[] = {
+	{"any", 0},
+	{"tls13-client", P11A_IDENTITY_TLS13_CLIENT_ONLY},
+};
+static const struct choice always_auths[] = {{"cached", 0}, {"prompt", 1}};
+
+#define CHOICES(a) (a), sizeof(a) / sizeof((a)[0])
+
+static int
+apply_choice(const struct setting *s, void *base, const char *v,
+	     char err[SETTING_ERR_MAX], const struct choice *c, size_t n)
+{
+	size_t used;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, c[i].word) == 0) {
+			*(uint32_t *)field(base, s->offset) = c[i].value;
+			return 0;
+		}
+	used = (size_t)snprintf(err, SETTING_ERR_MAX, "unknown %s '%s' (",
+				s->key, v);
+	for (size_t i = 0; i < n && used < SETTING_ERR_MAX; i++)
+		used += (size_t)snprintf(err + used, SETTING_ERR_MAX - used,
+					 "%s%s", c[i].word,
+					 i + 1 < n ? ", " : ")");
+	return -1;
+}
+
+static void
+print_choice(FILE *f, const struct setting *s, uint32_t v,
+	     const struct choice *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c[i].value == v) {
+			fprintf(f, "%s = %s\n", s->key, c[i].word);
+			return;
+		}
 }
 
 static int
@@ -573,7 +609,9 @@ setting_apply(const struct setting *s, void *base, const char *value,
 	case SETTING_UINT:
 		return apply_uint(s, base, value, err);
 	case SETTING_PURPOSE:
-		return apply_purpose(s, base, value, err);
+		return apply_choice(s, base, value, err, CHOICES(purposes));
+	case SETTING_ALWAYS_AUTH:
+		return apply_choice(s, base, value, err, CHOICES(always_auths));
 	case SETTING_PIN_SOURCE:
 		if (pin_source_check(value) != 0) {
 			snprintf(err, SETTING_ERR_MAX,
@@ -685,10 +723,10 @@ setting_print(FILE *f, const struct setting *s, const void *base)
 			fprintf(f, "%s = %s\n", s->key, levels[i]);
 		return;
 	case SETTING_PURPOSE:
-		fprintf(f, "%s = %s\n", s->key,
-			*(const uint32_t *)p & P11A_IDENTITY_TLS13_CLIENT_ONLY
-				? "tls13-client"
-				: "any");
+		print_choice(f, s, *(const uint32_t *)p, CHOICES(purposes));
+		return;
+	case SETTING_ALWAYS_AUTH:
+		print_choice(f, s, *(const uint32_t *)p, CHOICES(always_auths));
 		return;
 	default:
 		return;

@@ -25,11 +25,12 @@ enum setting_kind {
 	SETTING_UIDS,	 /* uid_t[cap] and a count: numbers or user names */
 	SETTING_GIDS,	 /* gid_t[cap] and a count: numbers or group names */
 	SETTING_BOOL, /* int; yes/no in the file, a flag on the command line */
-	SETTING_LOG_LEVEL,  /* int: enum log_level */
-	SETTING_PURPOSE,    /* uint32_t identity flags */
-	SETTING_PIN_SOURCE, /* const char *, checked by pin_source_check() */
-	SETTING_IDENTITY,   /* --identity URI: starts an identity rule */
-	SETTING_SET,	    /* command-line flag: stores min into an int */
+	SETTING_LOG_LEVEL,   /* int: enum log_level */
+	SETTING_PURPOSE,     /* uint32_t identity flags */
+	SETTING_ALWAYS_AUTH, /* uint32_t: 0 cached, 1 prompt */
+	SETTING_PIN_SOURCE,  /* const char *, checked by pin_source_check() */
+	SETTING_IDENTITY,    /* --identity URI: starts an identity rule */
+	SETTING_SET,	     /* command-line flag: stores min into an int */
 	SETTING_HELP,
 	SETTING_VERSION,
 };

@@ -108,25 +108,40 @@ token_set_present(struct token *t, int present)
 		log_warn("token %s is not present", t->label);
 }
 
+/*
+ * H_PROBE: whether the token is there (0/1, -1: no answer); its PIN
+ * counter flags are kept for the pre-login checks and STATUS.
+ */
+static int
+token_probe_flags(struct token *t)
+{
+	struct hlink_reply rep;
+	uint64_t flags = 0;
+	uint8_t present = 0;
+	int r = -1;
+
+	if (token_call(t, 0, HL_PROBE, NULL, &rep) == P11A_OK &&
+	    p11a_buf_get_u8(&rep.payload, &present) == P11A_OK &&
+	    p11a_buf_get_u64(&rep.payload, &flags) == P11A_OK)
+		r = present != 0;
+	hlink_reply_free(&rep);
+	if (r == 1)
+		atomic_store(&t->pin_flags,
+			     (unsigned long)flags & TOKEN_PIN_FLAGS);
+	return r;
+}
+
 void
 token_probe(struct token *t)
 {
-	struct hlink_reply rep;
 	int was_present = atomic_load(&t->present);
-	uint8_t present = 0;
+	int r = token_probe_flags(t), present = r == 1;
 
-	if (token_call(t, 0, HL_PROBE, NULL, &rep) != P11A_OK) {
-		/*
-		 * The helper did not answer (it died, or the module failed):
-		 * that says nothing of the card, and STATUS says the rest.
-		 */
-		hlink_reply_free(&rep);
+	/* -1: the helper did not answer (it died, or the module failed):
+	 * that says nothing of the card, and STATUS says the rest */
+	if (r < 0)
 		return;
-	}
-	if (p11a_buf_get_u8(&rep.payload, &present) != P11A_OK)
-		present = 0;
-	hlink_reply_free(&rep);
-	token_set_present(t, present != 0);
+	token_set_present(t, present);
 	/* back, or its helper was restarted: log in again with the PIN */
 	if (present && (!was_present || token_needs_login(t)) &&
 	    token_get_state(t) == TOKEN_READY)
@@ -173,6 +188,44 @@ token_c_login(struct token *t, const struct pin *pin)
 	return rv == CKR_USER_ALREADY_LOGGED_IN ? CKR_OK : rv;
 }
 
+/*
+ * Before C_Login: a card counts wrong PINs and blocks itself.  A blocked
+ * PIN is not tried at all; the last try only when the UNLOCK said so.
+ * Under t->login_lock.
+ */
+static int
+token_pin_check(struct token *t, uint32_t unlock_flags)
+{
+	unsigned long f;
+
+	(void)token_probe_flags(t);
+	f = atomic_load(&t->pin_flags);
+	if (f & CKF_USER_PIN_LOCKED) {
+		log_warn("token %s: its PIN is locked (blocked by the token): "
+			 "not trying to log in",
+			 t->label);
+		return P11A_ERR_PIN_LOCKED;
+	}
+	if ((f & CKF_USER_PIN_FINAL_TRY) &&
+	    !(unlock_flags & P11A_UNLOCK_FINAL_TRY)) {
+		log_warn("token %s: one PIN try left: not used without "
+			 "unlock --final-try",
+			 t->label);
+		return P11A_ERR_PIN_FINAL_TRY;
+	}
+	return P11A_OK;
+}
+
+/* A login not tried for the PIN's sake: wait for an UNLOCK. */
+static void
+token_refuse_login(struct token *t)
+{
+	pthread_mutex_lock(&t->lock);
+	pin_clear(&t->pin);
+	atomic_store(&t->state, TOKEN_NEEDS_UNLOCK);
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* The token's state after a login that returned rv; under t->lock. */
 static int
 token_login_state(struct token *t, CK_RV rv, const struct pin *pin,
@@ -199,13 +252,21 @@ token_login_state(struct token *t, CK_RV rv, const struct pin *pin,
  * t->login_lock.
  */
 static int
-token_login_locked(struct token *t, const struct pin *pin, unsigned generation)
+token_login_locked(struct token *t, const struct pin *pin, unsigned generation,
+		   uint32_t unlock_flags)
 {
 	CK_RV rv = CKR_OK;
 	int r;
 
-	if (t->login_required)
+	if (t->login_required) {
+		if ((r = token_pin_check(t, unlock_flags)) != P11A_OK) {
+			token_refuse_login(t);
+			return r;
+		}
 		rv = token_c_login(t, pin);
+		/* the counter moved (or was reset): STATUS shows it now */
+		(void)token_probe_flags(t);
+	}
 	pthread_mutex_lock(&t->lock);
 	r = token_login_state(t, rv, pin, generation);
 	pthread_mutex_unlock(&t->lock);
@@ -263,7 +324,8 @@ token_login(struct token *t)
 		return P11A_ERR_LOCKED;
 	}
 	pthread_mutex_lock(&t->login_lock);
-	if ((r = token_login_locked(t, &pin, generation)) == P11A_OK)
+	/* a cached PIN never spends a last try: that takes an UNLOCK */
+	if ((r = token_login_locked(t, &pin, generation, 0)) == P11A_OK)
 		r = token_list_keys(t, helper_gen);
 	pthread_mutex_unlock(&t->login_lock);
 	pin_clear(&pin);
@@ -295,7 +357,8 @@ token_unlock_check(struct token *t, const struct pin *pin, unsigned generation)
 }
 
 int
-token_unlock(struct token *t, const struct pin *pin, unsigned generation)
+token_unlock(struct token *t, const struct pin *pin, unsigned generation,
+	     uint32_t unlock_flags)
 {
 	unsigned helper_gen = hlink_generation(t->link);
 	int r;
@@ -305,7 +368,8 @@ token_unlock(struct token *t, const struct pin *pin, unsigned generation)
 	pthread_mutex_lock(&t->lock);
 	r = token_unlock_check(t, pin, generation);
 	pthread_mutex_unlock(&t->lock);
-	if (r == 1 && (r = token_login_locked(t, pin, generation)) == P11A_OK)
+	if (r == 1 && (r = token_login_locked(t, pin, generation,
+					      unlock_flags)) == P11A_OK)
 		r = token_list_keys(t, helper_gen);
 	pthread_mutex_unlock(&t->login_lock);
 	return r;

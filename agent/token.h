@@ -69,9 +69,10 @@ struct token {
 	struct token_session *sessions; /* one per worker */
 	unsigned n_sessions;
 	atomic_int present;
-	atomic_int probing;    /* a presence probe is queued */
-	atomic_int enumerated; /* its private keys were listed once */
-	int stuck;	       /* a worker never came back from the module */
+	atomic_ulong pin_flags; /* CKF_USER_PIN_* of the last probe or login */
+	atomic_int probing;	/* a presence probe is queued */
+	atomic_int enumerated;	/* its private keys were listed once */
+	int stuck;		/* a worker never came back from the module */
 	struct job_queue *queue;
 
 	struct sign_stats stats;
@@ -106,6 +107,10 @@ struct identity {
 	uint32_t path_flags; /* P11A_IDENTITY_ALWAYS_AUTH, _AGENT_PADS, ... */
 	struct sign_stats stats; /* what its next signature may cost */
 };
+
+/* The CK_TOKEN_INFO flags about the user PIN's retry counter. */
+#define TOKEN_PIN_FLAGS                                                        \
+	(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED)
 
 /* Whether SIGN may be queued for this token right now (atomic read). */
 enum token_state token_get_state(struct token *t);
@@ -144,9 +149,13 @@ int token_login(struct token *t);
  * UNLOCK on a worker: log in with pin unless a LOCK came after generation
  * (token_generation() when the UNLOCK arrived: LOCKED).  A token that is
  * logged in already is not asked again: a PIN other than the one it took
- * is PIN_INCORRECT.  On success the PIN becomes the cached one.
+ * is PIN_INCORRECT.  On success the PIN becomes the cached one.  The
+ * token's PIN flags are read first: a blocked PIN is PIN_LOCKED and the
+ * last try is used only with P11A_UNLOCK_FINAL_TRY in unlock_flags, else
+ * PIN_FINAL_TRY; neither calls C_Login.
  */
-int token_unlock(struct token *t, const struct pin *pin, unsigned generation);
+int token_unlock(struct token *t, const struct pin *pin, unsigned generation,
+		 uint32_t unlock_flags);
 /* The count of LOCKs so far, for token_unlock(). */
 unsigned token_generation(struct token *t);
 /* Log out (after token_lock()). */

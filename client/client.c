@@ -886,6 +886,13 @@ p11a_client_lock(p11a_client *c)
 int
 p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin)
 {
+	return p11a_client_unlock_flags(c, token_uri, pin, 0);
+}
+
+int
+p11a_client_unlock_flags(p11a_client *c, const char *token_uri, const char *pin,
+			 uint32_t flags)
+{
 	struct p11a_frame f;
 	uint32_t id;
 	int r;
@@ -897,7 +904,7 @@ p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin)
 		return set_message(c, P11A_ERR_INVALID_ARGUMENT, "no PIN");
 	id = next_request_id(c);
 	r = p11a_encode_unlock(&c->out, id, token_uri, (const uint8_t *)pin,
-			       strlen(pin));
+			       strlen(pin), flags);
 	if (r != P11A_OK) {
 		r = encode_failed(c, r, "UNLOCK");
 		goto out;

@@ -116,6 +116,7 @@ exit_for(int r)
 		return EXIT_SCHEME;
 	case P11A_ERR_PIN_INCORRECT:
 	case P11A_ERR_PIN_LOCKED:
+	case P11A_ERR_PIN_FINAL_TRY:
 		return EXIT_PIN;
 	case P11A_ERR_TOKEN_NOT_FOUND:
 		return EXIT_TOKEN;
@@ -623,6 +624,9 @@ format_flags(uint32_t flags, char *buf, size_t len)
 		{P11A_TOKEN_PROTECTED_AUTH, "protected-auth"},
 		{P11A_TOKEN_RECOVERING, "recovering"},
 		{P11A_TOKEN_FAILED, "failed"},
+		{P11A_TOKEN_PIN_COUNT_LOW, "pin-count-low"},
+		{P11A_TOKEN_PIN_FINAL_TRY, "pin-final-try"},
+		{P11A_TOKEN_PIN_LOCKED, "pin-locked"},
 	};
 	size_t i, used = 0;
 	uint32_t known = 0;
@@ -930,7 +934,8 @@ unlock_failed(const struct ctx *ctx, int r)
 {
 	const char *msg = p11a_client_last_message(ctx->c);
 
-	if (r != P11A_ERR_PIN_INCORRECT && r != P11A_ERR_PIN_LOCKED)
+	if (r != P11A_ERR_PIN_INCORRECT && r != P11A_ERR_PIN_LOCKED &&
+	    r != P11A_ERR_PIN_FINAL_TRY)
 		return report(ctx, r, "unlock");
 	if (*msg != '\0' && strcmp(msg, p11a_strerror(r)) != 0)
 		say("%s: %s", p11a_strerror(r), msg);
@@ -945,14 +950,14 @@ unlock_failed(const struct ctx *ctx, int r)
  * Anything else, or a wait over a minute, is the answer.
  */
 static int
-unlock_send(struct ctx *ctx, const char *token, const char *pin)
+unlock_send(struct ctx *ctx, const char *token, const char *pin, uint32_t flags)
 {
 	const char *msg, *p;
 	unsigned long ms;
 	int r;
 
 	for (int tries = 0; tries < 8; tries++) {
-		if ((r = p11a_client_unlock(ctx->c, token, pin)) !=
+		if ((r = p11a_client_unlock_flags(ctx->c, token, pin, flags)) !=
 		    P11A_ERR_BUSY)
 			return r;
 		msg = p11a_client_last_message(ctx->c);
@@ -975,16 +980,21 @@ cmd_unlock(struct ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{"token", required_argument, NULL, 't'},
 		{"pin-source", required_argument, NULL, 'p'},
+		{"final-try", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const struct command *cmd = find_command("unlock");
 	const char *token = NULL, *source = NULL;
 	char pin[PIN_MAX + 1];
+	uint32_t flags = 0;
 	int ch, r, rc;
 
 	while ((ch = getopt_long(argc, argv, "t:p:h", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'f':
+			flags |= P11A_UNLOCK_FINAL_TRY;
+			break;
 		case 't':
 			token = optarg;
 			break;
@@ -1005,7 +1015,7 @@ cmd_unlock(struct ctx *ctx, int argc, char **argv)
 	pin[0] = '\0';
 	if ((rc = get_pin(source, pin)) != EXIT_OK)
 		goto out;
-	if ((r = unlock_send(ctx, token, pin)) != P11A_OK)
+	if ((r = unlock_send(ctx, token, pin, flags)) != P11A_OK)
 		rc = unlock_failed(ctx, r);
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
@@ -1191,11 +1201,14 @@ static const struct command commands[] = {
 	{"lock", PROG " lock", cmd_lock, "[--help]",
 	 "Log out of every token and forget cached PINs.\n"},
 	{"unlock", PROG " unlock", cmd_unlock,
-	 "[--token URI] [--pin-source file:PATH|env:VAR]",
+	 "[--token URI] [--pin-source file:PATH|env:VAR] [--final-try]",
 	 "Log in again.  The PIN is read from the terminal unless\n"
 	 "--pin-source names a file (its first line) or an environment\n"
-	 "variable.\n"
-	 "  --token URI   only the tokens matching this pkcs11: URI\n"},
+	 "variable.  The tokens are tried one after the other; the first\n"
+	 "that refuses the PIN ends it.\n"
+	 "  --token URI   only the tokens matching this pkcs11: URI\n"
+	 "  --final-try   use a token's last PIN try (else refused: the\n"
+	 "                token would block its PIN if this one is wrong)\n"},
 	{"export-key", PROG " export-key", cmd_export_key, "--identity ID|URI",
 	 "Write a key file for an identity to stdout: a PEM file that names\n"
 	 "the identity (no secret in it).  With the provider active\n"

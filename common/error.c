@@ -43,6 +43,8 @@ static const struct err_entry err_table[] = {
 	E(INCOMPLETE, "incomplete: more bytes needed"),
 	E(TOKEN_NOT_FOUND, "no token matches"),
 	E(UNTRUSTED_AGENT, "the agent at the socket runs as an untrusted uid"),
+	E(PIN_FINAL_TRY, "the token has one PIN try left: not used without "
+			 "--final-try"),
 };
 
 #undef E

@@ -211,13 +211,15 @@ p11a_encode_sign(struct p11a_buf *out, uint32_t id,
 
 int
 p11a_encode_unlock(struct p11a_buf *out, uint32_t id, const char *token_uri,
-		   const uint8_t *pin, size_t pin_len)
+		   const uint8_t *pin, size_t pin_len, uint32_t flags)
 {
 	struct enc e;
 
 	enc_begin(&e, out, P11A_MSG_UNLOCK, id);
 	enc_string(&e, token_uri);
 	enc_bytes(&e, pin, pin_len);
+	if (flags != 0)
+		enc_u32(&e, flags);
 	return enc_end(&e);
 }
 
@@ -400,7 +402,7 @@ fail:
 
 int
 p11a_decode_unlock(struct p11a_buf *p, char **token_uri, const uint8_t **pin,
-		   size_t *pin_len)
+		   size_t *pin_len, uint32_t *flags)
 {
 	size_t off = p->off;
 	int r;
@@ -408,8 +410,11 @@ p11a_decode_unlock(struct p11a_buf *p, char **token_uri, const uint8_t **pin,
 	*token_uri = NULL;
 	*pin = NULL;
 	*pin_len = 0;
+	*flags = 0;
 	if ((r = p11a_buf_get_cstring(p, token_uri)) != P11A_OK ||
 	    (r = p11a_buf_get_bytes_view(p, pin, pin_len)) != P11A_OK ||
+	    (p11a_buf_remaining(p) >= 4 &&
+	     (r = p11a_buf_get_u32(p, flags)) != P11A_OK) ||
 	    (r = check_end(p)) != P11A_OK)
 		goto fail;
 	if ((*token_uri)[0] == '\0') {
@@ -423,6 +428,7 @@ fail:
 	*token_uri = NULL;
 	*pin = NULL;
 	*pin_len = 0;
+	*flags = 0;
 	p->off = off;
 	return r;
 }

@@ -52,9 +52,13 @@ int p11a_encode_hello_reply(struct p11a_buf *out, uint32_t id,
 int p11a_encode_empty(struct p11a_buf *out, uint8_t type, uint32_t id);
 int p11a_encode_sign(struct p11a_buf *out, uint32_t id,
 		     const struct p11a_sign_request *req);
-/* token_uri may be NULL (all tokens); the PIN is not copied anywhere else */
+/*
+ * token_uri may be NULL (all tokens); the PIN is not copied anywhere else.
+ * flags (P11A_UNLOCK_*) go out only when not 0, so an older agent still
+ * takes an UNLOCK without them.
+ */
 int p11a_encode_unlock(struct p11a_buf *out, uint32_t id, const char *token_uri,
-		       const uint8_t *pin, size_t pin_len);
+		       const uint8_t *pin, size_t pin_len, uint32_t flags);
 int p11a_encode_identities(struct p11a_buf *out, uint32_t id,
 			   const struct p11a_identity *items, size_t n);
 int p11a_encode_signature(struct p11a_buf *out, uint32_t id, const uint8_t *sig,
@@ -69,9 +73,12 @@ int p11a_decode_hello(struct p11a_buf *p, struct p11a_hello *h);
 int p11a_decode_hello_reply(struct p11a_buf *p, struct p11a_hello *h);
 int p11a_decode_empty(struct p11a_buf *p);
 int p11a_decode_sign(struct p11a_buf *p, struct p11a_sign_view *v);
-/* *token_uri is allocated (NULL when absent); *pin borrows the payload */
+/*
+ * *token_uri is allocated (NULL when absent); *pin borrows the payload;
+ * *flags is 0 when the optional trailing flags field is absent.
+ */
 int p11a_decode_unlock(struct p11a_buf *p, char **token_uri,
-		       const uint8_t **pin, size_t *pin_len);
+		       const uint8_t **pin, size_t *pin_len, uint32_t *flags);
 int p11a_decode_identities(struct p11a_buf *p, struct p11a_identity_list *list);
 int p11a_decode_signature(struct p11a_buf *p, const uint8_t **sig,
 			  size_t *sig_len);

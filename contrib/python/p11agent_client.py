@@ -57,10 +57,15 @@ ERROR = 0xFF
 SIGN_DIGEST = 0x01
 SIGN_TLS13_CLIENT_CV = 0x02
 
+# UNLOCK flags (section 6.9)
+UNLOCK_FINAL_TRY = 0x01
+
 # Identity flags (8.2), token flags (8.3), capabilities (8.4)
 IDENTITY_FLAGS = {0x01: "AVAILABLE", 0x02: "TLS13_CLIENT_ONLY"}
 TOKEN_FLAGS = {0x01: "PRESENT", 0x02: "LOGGED_IN", 0x04: "PROTECTED_AUTH",
-               0x08: "NEEDS_UNLOCK"}
+               0x08: "NEEDS_UNLOCK", 0x10: "RECOVERING", 0x20: "FAILED",
+               0x40: "PIN_COUNT_LOW", 0x80: "PIN_FINAL_TRY",
+               0x100: "PIN_LOCKED"}
 CAPABILITIES = {0x01: "PIPELINING", 0x02: "LOCK"}
 
 KEY_TYPES = {1: "rsa", 2: "ec", 3: "ed25519"}
@@ -93,6 +98,7 @@ ERRORS = [
     "IO", "INVALID_ARGUMENT", "SHUTTING_DOWN", "INCOMPLETE",
     "TOKEN_NOT_FOUND",
     "UNTRUSTED_AGENT",
+    "PIN_FINAL_TRY",
 ]
 
 
@@ -426,8 +432,12 @@ class Client:
     def lock(self):
         self.request(LOCK, b"", OK).end()
 
-    def unlock(self, pin, token_uri=""):
+    def unlock(self, pin, token_uri="", final_try=False):
+        """final_try: a token with one PIN try left may use it (else
+        PIN_FINAL_TRY); the flags field is sent only when set."""
         payload = put_string(token_uri) + put_bytes(pin)
+        if final_try:
+            payload += struct.pack(">I", UNLOCK_FINAL_TRY)
         self.request(UNLOCK, payload, OK).end()
 
 

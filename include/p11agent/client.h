@@ -132,6 +132,17 @@ int p11a_client_lock(p11a_client *c);
 int p11a_client_unlock(p11a_client *c, const char *token_uri, const char *pin);
 
 /*
+ * p11a_client_unlock_flags - p11a_client_unlock() with P11A_UNLOCK_* flags.
+ * A token with one PIN try left (CKF_USER_PIN_FINAL_TRY) is tried only
+ * with P11A_UNLOCK_FINAL_TRY, else P11A_ERR_PIN_FINAL_TRY; a token whose
+ * PIN is blocked is never tried: P11A_ERR_PIN_LOCKED.  The tokens of one
+ * UNLOCK are tried one after the other; the first that refuses the PIN
+ * ends it (the others are not tried with it).
+ */
+int p11a_client_unlock_flags(p11a_client *c, const char *token_uri,
+			     const char *pin, uint32_t flags);
+
+/*
  * p11a_client_send_sign - queue a SIGN request without waiting; *req_id
  * receives its request id.  The request is written before returning.
  */

@@ -44,7 +44,9 @@ typedef enum p11a_err {
 	P11A_ERR_TOKEN_NOT_FOUND = 27,	/* no token matches the URI */
 	/* client side: the socket's listener runs as a uid not trusted */
 	P11A_ERR_UNTRUSTED_AGENT = 28,
-	P11A_ERR_MAX_ = 29
+	/* one PIN try left: UNLOCK refused it without P11A_UNLOCK_FINAL_TRY */
+	P11A_ERR_PIN_FINAL_TRY = 29,
+	P11A_ERR_MAX_ = 30
 } p11a_err;
 
 /*

@@ -86,6 +86,13 @@ enum p11a_key_type { P11A_KEY_RSA = 1, P11A_KEY_EC = 2, P11A_KEY_ED25519 = 3 };
 #define P11A_TOKEN_NEEDS_UNLOCK 0x08u
 #define P11A_TOKEN_RECOVERING 0x10u /* its module's helper is restarting */
 #define P11A_TOKEN_FAILED 0x20u	    /* its module kept failing: given up */
+/* the token's own PIN counter (CKF_USER_PIN_*), as last read by the agent */
+#define P11A_TOKEN_PIN_COUNT_LOW 0x40u
+#define P11A_TOKEN_PIN_FINAL_TRY 0x80u
+#define P11A_TOKEN_PIN_LOCKED 0x100u
+
+/* UNLOCK flags */
+#define P11A_UNLOCK_FINAL_TRY 0x01u /* a token's last PIN try may be used */
 
 /* HELLO capabilities */
 #define P11A_CAP_PIPELINING 0x01u

@@ -22,6 +22,9 @@
  *                          with NUL bytes (as tpm2-pkcs11 does)
  *   FAULTY_PKCS11_STDERR   C_Initialize writes this line to stderr, as
  *                          chatty modules print warnings of their own
+ *   FAULTY_PKCS11_CARD     piv | single-session | no-ecdsa: behave as
+ *                          that kind of card (sessions, mechanisms, PIN
+ *                          counter; see card.h)
  *
  * The control file is re-read on every call; when its content changed,
  * the new settings apply and the one-shot faults are armed again (write
@@ -75,6 +78,8 @@
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
+
+#include "card.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
@@ -326,6 +331,7 @@ slot_removed(CK_SLOT_ID slot)
 	removed = shim.f.removed && targets_slot_locked(slot);
 	if (removed && !shim.was_removed) {
 		shim.real->C_CloseAllSessions(slot);
+		card_sessions_gone(slot);
 		shim.was_removed = 1;
 	}
 	if (!shim.f.removed)
@@ -421,8 +427,44 @@ f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 			       "FAULTY_PKCS11_SERIAL", ' ');
 		field_from_env(info->model, sizeof(info->model),
 			       "FAULTY_PKCS11_MODEL", '\0');
+		card_token_info(slot, info);
 	}
 	return rv;
+}
+
+static CK_RV
+f_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
+		   CK_ULONG_PTR count)
+{
+	CK_MECHANISM_TYPE all[256];
+	CK_ULONG n = 256;
+	CK_RV rv;
+
+	if (count == NULL)
+		return shim.real->C_GetMechanismList(slot, list, count);
+	if ((rv = shim.real->C_GetMechanismList(slot, all, &n)) != CKR_OK)
+		return rv;
+	n = card_filter_mechanisms(all, n);
+	if (list == NULL) {
+		*count = n;
+		return CKR_OK;
+	}
+	if (*count < n) {
+		*count = n;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	memcpy(list, all, n * sizeof(*all));
+	*count = n;
+	return CKR_OK;
+}
+
+static CK_RV
+f_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE m,
+		   CK_MECHANISM_INFO_PTR info)
+{
+	if (!card_has_mechanism(m))
+		return CKR_MECHANISM_INVALID;
+	return shim.real->C_GetMechanismInfo(slot, m, info);
 }
 
 static CK_RV
@@ -431,8 +473,9 @@ f_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY n,
 {
 	CK_RV rv = CKR_TOKEN_NOT_PRESENT;
 
-	if (!slot_removed(slot))
-		rv = shim.real->C_OpenSession(slot, flags, app, n, h);
+	if (!slot_removed(slot) && (rv = card_session_take(slot)) == CKR_OK &&
+	    (rv = shim.real->C_OpenSession(slot, flags, app, n, h)) != CKR_OK)
+		card_session_give(slot);
 	log_call("C_OpenSession", slot, 1, rv);
 	return rv;
 }
@@ -440,7 +483,20 @@ f_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY n,
 static CK_RV
 f_CloseSession(CK_SESSION_HANDLE h)
 {
-	return shim.real->C_CloseSession(h);
+	CK_SLOT_ID slot;
+	int have = slot_of_session(h, &slot) == 0;
+	CK_RV rv = shim.real->C_CloseSession(h);
+
+	if (have && rv == CKR_OK)
+		card_session_give(slot);
+	return rv;
+}
+
+static CK_RV
+f_CloseAllSessions(CK_SLOT_ID slot)
+{
+	card_sessions_gone(slot);
+	return shim.real->C_CloseAllSessions(slot);
 }
 
 static CK_RV
@@ -466,7 +522,12 @@ f_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	pthread_mutex_lock(&shim.lock);
 	wrong = shim.f.pin_wrong && have && targets_slot_locked(slot);
 	pthread_mutex_unlock(&shim.lock);
+	/* a blocked card does not even look at the PIN */
+	if (have && (rv = card_login_allowed(slot)) != CKR_OK)
+		goto out;
 	rv = wrong ? CKR_PIN_INCORRECT : shim.real->C_Login(h, user, pin, len);
+	if (have)
+		card_login_done(slot, rv);
 out:
 	log_call("C_Login", slot, have, rv);
 	return rv;
@@ -543,6 +604,8 @@ f_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 
 	if (session_removed(h))
 		rv = CKR_DEVICE_REMOVED;
+	else if (m != NULL && !card_has_mechanism(m->mechanism))
+		rv = CKR_MECHANISM_INVALID;
 	else if (!have || (rv = signinit_fault(h, slot)) == CKR_OK)
 		rv = shim.real->C_SignInit(h, m, key);
 	log_call("C_SignInit", slot, have, rv);
@@ -559,7 +622,8 @@ sign_fault(CK_SLOT_ID slot)
 
 	pthread_mutex_lock(&shim.lock);
 	refresh_locked();
-	delay = targets_slot_locked(slot) ? shim.f.delay_ms : 0;
+	delay = (targets_slot_locked(slot) ? shim.f.delay_ms : 0) +
+		card_sign_ms();
 	if (take_once_locked(&shim.f.device_error, slot))
 		rv = CKR_DEVICE_ERROR;
 	else if (take_once_locked(&shim.f.general_error, slot) ||
@@ -715,6 +779,8 @@ load_real(void)
 
 	if (shim.real != NULL)
 		return CKR_OK;
+	if (card_init() != 0)
+		return CKR_GENERAL_ERROR;
 	if (path == NULL || *path == '\0')
 		path = DEFAULT_MODULE;
 	if ((conf = getenv("FAULTY_PKCS11_SOFTHSM2_CONF")) != NULL)
@@ -739,6 +805,9 @@ load_real(void)
 	shim.list.C_GetTokenInfo = f_GetTokenInfo;
 	shim.list.C_OpenSession = f_OpenSession;
 	shim.list.C_CloseSession = f_CloseSession;
+	shim.list.C_CloseAllSessions = f_CloseAllSessions;
+	shim.list.C_GetMechanismList = f_GetMechanismList;
+	shim.list.C_GetMechanismInfo = f_GetMechanismInfo;
 	shim.list.C_GetSessionInfo = f_GetSessionInfo;
 	shim.list.C_Login = f_Login;
 	shim.list.C_Logout = f_Logout;

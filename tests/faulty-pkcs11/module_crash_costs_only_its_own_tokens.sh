@@ -9,6 +9,9 @@
 # PIN) within 5 s of the crash or of the hang being killed.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
+# in sanitizer builds the helper's own ASan would catch the module's
+# SIGSEGV and exit instead: let it die of the signal, as in production
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 
 fault_setup
 fault_start_two_modules --hang-timeout 2

@@ -221,9 +221,10 @@ print_words(uint32_t flags, const char *const names[], size_t n)
 static int
 cmd_token_flags(p11a_client *c, const char *label)
 {
-	static const char *const names[] = {"present",	      "logged-in",
-					    "protected-auth", "needs-unlock",
-					    "recovering",     "failed"};
+	static const char *const names[] = {
+		"present",	 "logged-in",	  "protected-auth",
+		"needs-unlock",	 "recovering",	  "failed",
+		"pin-count-low", "pin-final-try", "pin-locked"};
 	struct p11a_status st;
 	int r, rc = 1;
 
@@ -232,7 +233,8 @@ cmd_token_flags(p11a_client *c, const char *label)
 	for (size_t i = 0; i < st.n_tokens; i++)
 		if (strcmp(st.tokens[i].label, label) == 0) {
 			printf("OK ");
-			print_words(st.tokens[i].flags, names, 6);
+			print_words(st.tokens[i].flags, names,
+				    sizeof(names) / sizeof(names[0]));
 			rc = 0;
 		}
 	if (rc != 0)

@@ -14,7 +14,8 @@ failed='^C_Login token=A rv=0xa0$' # CKR_PIN_INCORRECT
 # 1. started with a wrong PIN
 export P11A_PIN=9999 GOOD_PIN=1111
 fault_start_agent --pin-source env:P11A_PIN --poll-interval 50 --workers 2
-fault_wait_flags token A present,needs-unlock 5
+# SoftHSM counts the wrong PIN too (CKF_USER_PIN_COUNT_LOW)
+fault_wait_flags token A present,needs-unlock,pin-count-low 5
 sleep 1 # twenty presence polls
 p11a_random_file "$P11A_TMP/msg"
 for _ in 1 2 3; do

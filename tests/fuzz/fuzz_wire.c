@@ -124,12 +124,13 @@ try_unlock(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 {
 	const uint8_t *pin;
 	char *uri = NULL;
+	uint32_t flags;
 	size_t pin_len;
 
-	if (p11a_decode_unlock(p, &uri, &pin, &pin_len) != P11A_OK)
+	if (p11a_decode_unlock(p, &uri, &pin, &pin_len, &flags) != P11A_OK)
 		return;
 	if (frame != NULL &&
-	    p11a_encode_unlock(out, id, uri, pin, pin_len) == P11A_OK)
+	    p11a_encode_unlock(out, id, uri, pin, pin_len, flags) == P11A_OK)
 		expect_same(out, frame, len, "UNLOCK");
 	free(uri);
 }

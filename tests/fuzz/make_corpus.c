@@ -90,9 +90,12 @@ requests(void)
 	s.data_len = sizeof(msg);
 	SEED("sign-uri-message", p11a_encode_sign(&b_, 7, &s));
 	SEED("unlock-all",
-	     p11a_encode_unlock(&b_, 8, NULL, (const uint8_t *)"1234", 4));
+	     p11a_encode_unlock(&b_, 8, NULL, (const uint8_t *)"1234", 4, 0));
 	SEED("unlock-token", p11a_encode_unlock(&b_, 9, "pkcs11:token=A",
-						(const uint8_t *)"1234", 4));
+						(const uint8_t *)"1234", 4, 0));
+	SEED("unlock-final-try",
+	     p11a_encode_unlock(&b_, 10, NULL, (const uint8_t *)"1234", 4,
+				P11A_UNLOCK_FINAL_TRY));
 }
 
 static void

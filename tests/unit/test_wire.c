@@ -435,15 +435,18 @@ unlock_round_trips(void **state)
 	struct p11a_buf out;
 	struct p11a_frame f;
 	const uint8_t *p;
+	uint32_t fl;
 	size_t n;
 	char *uri;
 
 	(void)state;
 	p11a_buf_init(&out, OUT_MAX);
-	assert_int_equal(p11a_encode_unlock(&out, 5, "pkcs11:token=a", pin, 4),
-			 P11A_OK);
+	assert_int_equal(
+		p11a_encode_unlock(&out, 5, "pkcs11:token=a", pin, 4, 0),
+		P11A_OK);
 	take_frame(&out, P11A_MSG_UNLOCK, 5, &f);
-	assert_int_equal(p11a_decode_unlock(&f.payload, &uri, &p, &n), P11A_OK);
+	assert_int_equal(p11a_decode_unlock(&f.payload, &uri, &p, &n, &fl),
+			 P11A_OK);
 	assert_string_equal(uri, "pkcs11:token=a");
 	assert_int_equal(n, 4);
 	assert_memory_equal(p, "1234", 4);
@@ -457,21 +460,72 @@ unlock_of_all_tokens_decodes_uri_as_null(void **state)
 	struct p11a_buf out;
 	struct p11a_frame f;
 	const uint8_t *p;
+	uint32_t fl = 99;
 	size_t n;
 	char *uri = (char *)"x";
 
 	(void)state;
 	p11a_buf_init(&out, OUT_MAX);
 	assert_int_equal(
-		p11a_encode_unlock(&out, 5, NULL, (const uint8_t *)"00", 2),
+		p11a_encode_unlock(&out, 5, NULL, (const uint8_t *)"00", 2, 0),
 		P11A_OK);
 	assert_bytes_hex(out.data, out.len,
 			 "0000000f 06 00000005 00000000 00000002 3030");
 	take_frame(&out, P11A_MSG_UNLOCK, 5, &f);
-	assert_int_equal(p11a_decode_unlock(&f.payload, &uri, &p, &n), P11A_OK);
+	assert_int_equal(p11a_decode_unlock(&f.payload, &uri, &p, &n, &fl),
+			 P11A_OK);
 	assert_null(uri);
 	assert_int_equal(n, 2);
+	assert_int_equal(fl, 0);
 	p11a_buf_free(&out);
+}
+
+/* the optional flags field: sent only when set, decoded when present */
+static void
+unlock_final_try_flag_trails_the_pin(void **state)
+{
+	struct p11a_buf out;
+	struct p11a_frame f;
+	const uint8_t *p;
+	uint32_t fl = 0;
+	size_t n;
+	char *uri = (char *)"x";
+
+	(void)state;
+	p11a_buf_init(&out, OUT_MAX);
+	assert_int_equal(p11a_encode_unlock(&out, 5, NULL,
+					    (const uint8_t *)"00", 2,
+					    P11A_UNLOCK_FINAL_TRY),
+			 P11A_OK);
+	assert_bytes_hex(
+		out.data, out.len,
+		"00000013 06 00000005 00000000 00000002 3030 00000001");
+	take_frame(&out, P11A_MSG_UNLOCK, 5, &f);
+	assert_int_equal(p11a_decode_unlock(&f.payload, &uri, &p, &n, &fl),
+			 P11A_OK);
+	assert_null(uri);
+	assert_int_equal(n, 2);
+	assert_int_equal(fl, P11A_UNLOCK_FINAL_TRY);
+	p11a_buf_free(&out);
+}
+
+/* two bytes after the PIN are no flags field: trailing data */
+static void
+unlock_with_a_short_flags_field_is_rejected(void **state)
+{
+	static const uint8_t unl[] = {0, 0, 0, 0, 0, 0, 0, 1, '0', 0, 1};
+	struct p11a_buf p;
+	const uint8_t *pin;
+	uint32_t fl = 7;
+	size_t n;
+	char *s = (char *)"x";
+
+	(void)state;
+	p11a_buf_view(&p, unl, sizeof(unl));
+	assert_int_equal(p11a_decode_unlock(&p, &s, &pin, &n, &fl),
+			 P11A_ERR_TRAILING_DATA);
+	assert_null(s);
+	assert_int_equal(fl, 0);
 }
 
 static void
@@ -755,7 +809,7 @@ encode_kind(struct p11a_buf *out, enum msg_kind k)
 		r = p11a_encode_sign(out, 1, &req);
 		break;
 	case K_UNLOCK:
-		r = p11a_encode_unlock(out, 1, "u", data, sizeof(data));
+		r = p11a_encode_unlock(out, 1, "u", data, sizeof(data), 0);
 		break;
 	case K_IDENTITIES:
 		fill_identity(&ids[0], 0);
@@ -796,7 +850,7 @@ decode_kind(struct p11a_buf *p, enum msg_kind k)
 	struct p11a_status st;
 	const uint8_t *bytes = (const uint8_t *)"x";
 	size_t n = 99;
-	uint32_t code = 99;
+	uint32_t code = 99, u32 = 99;
 	char *str = (char *)"x";
 	size_t off = p->off;
 	int r = P11A_ERR_INTERNAL;
@@ -820,7 +874,7 @@ decode_kind(struct p11a_buf *p, enum msg_kind k)
 			assert_memory_equal(&v, zero, sizeof(v));
 		break;
 	case K_UNLOCK:
-		r = p11a_decode_unlock(p, &str, &bytes, &n);
+		r = p11a_decode_unlock(p, &str, &bytes, &n, &u32);
 		if (r != P11A_OK) {
 			assert_null(str);
 			assert_null(bytes);
@@ -1036,7 +1090,7 @@ decode_rejects_strings_with_nul(void **state)
 	struct p11a_identity_list list;
 	struct p11a_hello h;
 	const uint8_t *pin;
-	uint32_t code;
+	uint32_t code, fl;
 	size_t n;
 	char *s;
 
@@ -1046,7 +1100,7 @@ decode_rejects_strings_with_nul(void **state)
 	p11a_buf_view(&p, err, sizeof(err));
 	assert_int_equal(p11a_decode_error(&p, &code, &s), P11A_ERR_PROTOCOL);
 	p11a_buf_view(&p, unl, sizeof(unl));
-	assert_int_equal(p11a_decode_unlock(&p, &s, &pin, &n),
+	assert_int_equal(p11a_decode_unlock(&p, &s, &pin, &n, &fl),
 			 P11A_ERR_PROTOCOL);
 	/* an identity whose curve holds a NUL, after a good identity */
 	p11a_buf_init(&out, OUT_MAX);
@@ -1108,6 +1162,8 @@ main(void)
 		cmocka_unit_test(sign_with_empty_data_round_trips),
 		cmocka_unit_test(unlock_round_trips),
 		cmocka_unit_test(unlock_of_all_tokens_decodes_uri_as_null),
+		cmocka_unit_test(unlock_final_try_flag_trails_the_pin),
+		cmocka_unit_test(unlock_with_a_short_flags_field_is_rejected),
 		cmocka_unit_test(identities_round_trip),
 		cmocka_unit_test(identities_empty_list_round_trips),
 		cmocka_unit_test(identity_null_strings_decode_as_empty_strings),
