@@ -118,6 +118,34 @@ try_sign(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 	free(ident);
 }
 
+/*
+ * An UNLOCK may carry flags 0 explicitly, which encodes without them
+ * (PROTOCOL.md §6.9): the frame is then the re-encoding plus four zero
+ * bytes, with a length four higher.
+ */
+static void
+expect_unlock_same(const struct p11a_buf *out, const uint8_t *frame, size_t len,
+		   uint32_t flags)
+{
+	static const uint8_t zero[4];
+	const uint8_t *o = p11a_buf_ptr(out);
+	size_t n = p11a_buf_remaining(out);
+	uint32_t body;
+
+	if (flags != 0 || n + 4 != len) {
+		expect_same(out, frame, len, "UNLOCK");
+		return;
+	}
+	body = ((uint32_t)frame[0] << 24) | ((uint32_t)frame[1] << 16) |
+	       ((uint32_t)frame[2] << 8) | frame[3];
+	if (n < 4 || body != len - 4 || memcmp(o + 4, frame + 4, n - 4) != 0 ||
+	    memcmp(frame + n, zero, 4) != 0) {
+		fprintf(stderr, "fuzz_wire: UNLOCK with explicit flags 0 does "
+				"not re-encode to its frame\n");
+		abort();
+	}
+}
+
 static void
 try_unlock(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 	   struct p11a_buf *out)
@@ -131,7 +159,7 @@ try_unlock(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 		return;
 	if (frame != NULL &&
 	    p11a_encode_unlock(out, id, uri, pin, pin_len, flags) == P11A_OK)
-		expect_same(out, frame, len, "UNLOCK");
+		expect_unlock_same(out, frame, len, flags);
 	free(uri);
 }
 
