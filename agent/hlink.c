@@ -19,6 +19,7 @@
 #include "p11agent/error.h"
 #include "p11util.h"
 #include "p11agent/protocol.h"
+#include "sendall.h"
 #include "wire.h"
 
 extern char **environ;
@@ -116,22 +117,6 @@ hlink_helper_path(void)
 /* ---- frames ------------------------------------------------------- */
 
 static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 frame_build(struct p11a_buf *f, uint8_t type, uint32_t id,
 	    const struct p11a_buf *payload)
 {
@@ -156,7 +141,8 @@ frame_send(struct hlink *h, int fd, uint8_t type, uint32_t id,
 
 	if ((r = frame_build(&f, type, id, payload)) == P11A_OK) {
 		pthread_mutex_lock(&h->write_lock);
-		r = write_all(fd, p11a_buf_ptr(&f), p11a_buf_remaining(&f)) == 0
+		r = p11a_send_all(fd, p11a_buf_ptr(&f),
+				  p11a_buf_remaining(&f)) == 0
 			    ? P11A_OK
 			    : P11A_ERR_IO;
 		pthread_mutex_unlock(&h->write_lock);

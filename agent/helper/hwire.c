@@ -10,6 +10,7 @@
 #include "log.h"
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
+#include "sendall.h"
 
 static int
 decode_login(struct p11a_buf *p, struct hreq *r)
@@ -80,22 +81,6 @@ hwire_decode(struct p11a_buf *p, struct hreq *r)
 	return p11a_buf_remaining(p) == 0 ? P11A_OK : P11A_ERR_TRAILING_DATA;
 }
 
-static int
-write_all(const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(HELPER_FD, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 hwire_send(struct helper *h, uint8_t type, uint32_t id,
 	   const struct p11a_buf *payload)
@@ -117,7 +102,7 @@ hwire_send(struct helper *h, uint8_t type, uint32_t id,
 	}
 	/* one whole frame per lock: replies from workers never interleave */
 	pthread_mutex_lock(&h->write_lock);
-	r = write_all(p11a_buf_ptr(&f), p11a_buf_remaining(&f));
+	r = p11a_send_all(HELPER_FD, p11a_buf_ptr(&f), p11a_buf_remaining(&f));
 	pthread_mutex_unlock(&h->write_lock);
 	if (r != 0)
 		log_debug("reply %u not sent: %s", id, strerror(errno));
