@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "keys.h"
+#include "sendall.h"
 
 #define SSH_AGENT_FAILURE 5
 #define SSH_AGENTC_REQUEST_IDENTITIES 11
@@ -45,22 +46,6 @@ struct ssh_conn {
 };
 
 /* ---- I/O ----------------------------------------------------------------- */
-
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int
 read_all(int fd, uint8_t *p, size_t n)
@@ -105,7 +90,8 @@ transact(int fd, struct p11a_buf *out, struct p11a_buf *in)
 	uint8_t hdr[4], *p;
 	uint32_t len;
 
-	if (write_all(fd, p11a_buf_ptr(out), p11a_buf_remaining(out)) != 0 ||
+	if (p11a_send_all(fd, p11a_buf_ptr(out), p11a_buf_remaining(out)) !=
+		    0 ||
 	    read_all(fd, hdr, 4) != 0)
 		return -1;
 	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
