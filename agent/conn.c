@@ -76,7 +76,7 @@ conn_new(int fd, int epfd)
 	c->fd = fd;
 	c->epfd = epfd;
 	atomic_store(&c->refs, 1);
-	/* the events its loop first waits for (server_accept_one) */
+	/* the events the loop first waits for (server_accept_one) */
 	c->events = EPOLLIN;
 	pthread_mutex_init(&c->out_lock, NULL);
 	p11a_buf_init(&c->out, CONN_MAX_OUTPUT);
@@ -216,7 +216,7 @@ conn_cut(struct conn *c)
 	pthread_mutex_lock(&c->out_lock);
 	if (!c->closed) {
 		atomic_store(&c->cut, 1);
-		/* its loop sees the hang-up, even while it is paused */
+		/* the loop sees the hang-up, even while it is paused */
 		shutdown(c->fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&c->out_lock);

@@ -46,7 +46,7 @@ struct conn {
 	atomic_int closed;  /* written under out_lock, read anywhere */
 	atomic_int paused;  /* written under out_lock: not read (EPOLLIN off) */
 	atomic_int kick;    /* written under out_lock: resumed, loop to look */
-	atomic_int cut;	    /* shut down: closed by its loop soon */
+	atomic_int cut;	    /* shut down: closed by the loop soon */
 	uint32_t events;    /* what its epoll set waits for */
 	size_t out_counted; /* out's allocation, in the client memory */
 	atomic_size_t out_pending; /* unread reply bytes */
@@ -83,7 +83,7 @@ int conn_is_closed(const struct conn *c);
 void conn_set_max_memory(size_t bytes);
 /*
  * Loop: whether the connection may be read now (another request taken
- * from its input); if not it is paused, and its loop gets an event
+ * from its input); if not it is paused, and the loop gets an event
  * (EPOLLOUT) once it may again, which this call then acknowledges.  A
  * pause the client memory alone caused is lifted by calling this again
  * (the sweep does).
@@ -95,7 +95,7 @@ void conn_queued_add(struct conn *c, size_t bytes);
 void conn_queued_sub(struct conn *c, size_t bytes);
 /* Loop: count what the input buffer holds, after it has been used. */
 void conn_count_input(struct conn *c);
-/* Shut the connection down from any thread; its loop then closes it. */
+/* Shut the connection down from any thread; the loop then closes it. */
 void conn_cut(struct conn *c);
 /*
  * Log a line about one request of the connection: the first of the
