@@ -32,15 +32,6 @@ extern char **environ;
 #define BACKOFF_MAX_MS 5000u
 #define HELLO_TIMEOUT_MS 30000
 
-/* One request waiting for its reply. */
-struct hcall {
-	struct hcall *next;
-	uint32_t id;
-	uint64_t sent_ms;
-	int done;
-	struct hlink_reply *rep;
-};
-
 struct hlink {
 	char *module;
 	const char *name; /* the module's file name, for the log */
@@ -58,7 +49,7 @@ struct hlink {
 	int reaping; /* pid is being waited for: not ours to kill */
 	int fd;	     /* agent's end of the socketpair; -1 while restarting */
 	uint32_t next_id;
-	struct hcall *calls;
+	struct hlink_req *calls;
 	int stopping;
 	void (*on_restart)(void *ctx);
 	void *restart_ctx;
@@ -453,9 +444,37 @@ read_stderr(struct hlink *h)
 }
 
 static void
+calls_remove(struct hlink *h, struct hlink_req *call)
+{
+	for (struct hlink_req **p = &h->calls; *p != NULL; p = &(*p)->next)
+		if (*p == call) {
+			*p = call->next;
+			return;
+		}
+}
+
+/*
+ * Mark req answered (under the lock).  An async one leaves the list;
+ * 1 if the caller is to call its on_reply (after unlocking): not while
+ * its sender is still writing it, which calls it then (send_locked).
+ */
+static int
+req_done_locked(struct hlink *h, struct hlink_req *req)
+{
+	req->done = 1;
+	if (req->wake != NULL) {
+		pthread_cond_signal(req->wake);
+		return 0;
+	}
+	calls_remove(h, req);
+	return !req->sending;
+}
+
+static void
 deliver(struct hlink *h, struct p11a_frame *f)
 {
-	struct hcall *c;
+	struct hlink_req *c;
+	int notify = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (c = h->calls; c != NULL; c = c->next)
@@ -463,11 +482,16 @@ deliver(struct hlink *h, struct p11a_frame *f)
 			break;
 	if (c != NULL) {
 		reply_from_frame(c->rep, f);
-		c->done = 1;
-		pthread_cond_broadcast(&h->cond);
+		notify = req_done_locked(h, c);
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (c == NULL && f->type == HL_EVENT && f->id == 0) {
+	if (c != NULL) {
+		/* after the unlock: it may send the next request */
+		if (notify)
+			c->on_reply(c);
+		return;
+	}
+	if (f->type == HL_EVENT && f->id == 0) {
 		uint64_t slot;
 
 		if (p11a_buf_get_u64(&f->payload, &slot) == P11A_OK &&
@@ -475,9 +499,40 @@ deliver(struct hlink *h, struct p11a_frame *f)
 			h->on_event(h->event_ctx, slot);
 		return;
 	}
-	if (c == NULL && f->type != HL_PONG)
+	if (f->type != HL_PONG)
 		log_warn("module %s: a reply to no request (%u)", h->name,
 			 f->id);
+}
+
+/*
+ * Answer every request still in flight with code and msg; the async
+ * ones are returned, out of the list, for on_reply outside the lock.
+ */
+static struct hlink_req *
+fail_all_locked(struct hlink *h, int code, const char *msg)
+{
+	struct hlink_req *c, *next, *async = NULL;
+
+	for (c = h->calls; c != NULL; c = next) {
+		next = c->next;
+		if (c->done)
+			continue;
+		reply_set_error(c->rep, code, CKR_DEVICE_ERROR, msg);
+		if (req_done_locked(h, c)) {
+			c->next = async;
+			async = c;
+		}
+	}
+	return async;
+}
+
+static void
+notify_all(struct hlink_req *async)
+{
+	for (struct hlink_req *c = async, *next; c != NULL; c = next) {
+		next = c->next;
+		c->on_reply(c);
+	}
 }
 
 /* Read what the helper sent; -1 when it is gone or talks nonsense. */
@@ -515,7 +570,7 @@ hang_wait_ms(struct hlink *h, uint64_t now, int *hung)
 	int ms = -1;
 
 	pthread_mutex_lock(&h->lock);
-	for (struct hcall *c = h->calls; c != NULL; c = c->next)
+	for (struct hlink_req *c = h->calls; c != NULL; c = c->next)
 		if (!c->done && c->sent_ms < oldest)
 			oldest = c->sent_ms;
 	pthread_mutex_unlock(&h->lock);
@@ -547,6 +602,7 @@ static void
 helper_lost(struct hlink *h, const char *how)
 {
 	char msg[sizeof(h->reason) + 100];
+	struct hlink_req *async;
 	int status = 0;
 
 	pthread_mutex_lock(&h->lock);
@@ -572,16 +628,12 @@ helper_lost(struct hlink *h, const char *how)
 	snprintf(msg, sizeof(msg),
 		 "the helper process of module %s %s; it is restarted", h->name,
 		 h->reason);
-	for (struct hcall *c = h->calls; c != NULL; c = c->next)
-		if (!c->done) {
-			reply_set_error(c->rep, P11A_ERR_TOKEN,
-					CKR_DEVICE_ERROR, msg);
-			c->done = 1;
-		}
+	async = fail_all_locked(h, P11A_ERR_TOKEN, msg);
 	if (!h->stopping)
 		h->state = HLINK_RECOVERING;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
+	notify_all(async);
 	if (!h->stopping)
 		log_error("module %s: helper %s", h->name, h->reason);
 }
@@ -819,16 +871,6 @@ hlink_restarts(struct hlink *h)
 	return n;
 }
 
-static void
-calls_remove(struct hlink *h, struct hcall *call)
-{
-	for (struct hcall **p = &h->calls; *p != NULL; p = &(*p)->next)
-		if (*p == call) {
-			*p = call->next;
-			return;
-		}
-}
-
 /* Wait, under the lock, while a new helper is being started. */
 static int
 wait_ready(struct hlink *h)
@@ -861,17 +903,16 @@ hlink_wait_ready(struct hlink *h)
 	return ready;
 }
 
-int
-hlink_call(struct hlink *h, unsigned generation, uint8_t type,
-	   const struct p11a_buf *payload, struct hlink_reply *rep)
+/*
+ * Refuse a request the helper cannot take now (under the lock): 0 when
+ * it may be sent, else the code, with rep saying why.
+ */
+static int
+refuse_locked(struct hlink *h, unsigned generation, struct hlink_reply *rep)
 {
-	struct hcall call = {.rep = rep};
 	char msg[sizeof(h->reason) + 100];
-	int fd, r;
 
-	memset(rep, 0, sizeof(*rep));
-	pthread_mutex_lock(&h->lock);
-	if (!wait_ready(h)) {
+	if (h->state != HLINK_READY || h->stopping) {
 		snprintf(msg, sizeof(msg), "module %s %s: %s", h->name,
 			 h->stopping		    ? "is stopping"
 			 : h->state == HLINK_FAILED ? "failed"
@@ -881,34 +922,93 @@ hlink_call(struct hlink *h, unsigned generation, uint8_t type,
 				h->stopping ? P11A_ERR_SHUTTING_DOWN
 					    : P11A_ERR_TOKEN,
 				CKR_DEVICE_ERROR, msg);
-		goto out;
+		return rep->code;
 	}
 	if (generation != 0 && generation != h->generation) {
 		reply_set_error(rep, P11A_ERR_TOKEN, CKR_KEY_HANDLE_INVALID,
 				"the module's helper was restarted since the "
 				"keys were listed");
-		goto out;
+		return rep->code;
 	}
-	call.id = ++h->next_id;
-	call.sent_ms = p11a_clock_ms();
-	call.next = h->calls;
-	/* on our stack while we wait; unlinked before we return */
-	// cppcheck-suppress autoVariables
-	h->calls = &call;
-	fd = h->fd;
+	return P11A_OK;
+}
+
+/*
+ * Put req in flight and write its frame; called and returns with the
+ * lock held.  0: sent and not answered yet.  1: the write failed and
+ * nothing was sent (rep says so).  2: answered while we wrote it (the
+ * reply, or the helper's end): an async req's on_reply is ours to call.
+ * req->sending keeps the reader from calling on_reply meanwhile, so a
+ * caller's req is never freed under us.
+ */
+static int
+send_locked(struct hlink *h, uint8_t type, const struct p11a_buf *payload,
+	    struct hlink_req *req)
+{
+	int fd = h->fd, r;
+
+	req->done = 0;
+	req->sending = 1;
+	req->id = ++h->next_id;
+	req->sent_ms = p11a_clock_ms();
+	req->next = h->calls;
+	h->calls = req;
 	pthread_mutex_unlock(&h->lock);
 	/* the reader wakes on our reply or the helper's end; a helper that
 	 * never reads would show as a request that hangs */
-	r = frame_send(h, fd, type, call.id, payload);
+	r = frame_send(h, fd, type, req->id, payload);
 	pthread_mutex_lock(&h->lock);
-	if (r != P11A_OK && !call.done) {
-		reply_set_error(rep, P11A_ERR_TOKEN, CKR_DEVICE_ERROR,
-				"cannot write to the module's helper");
-		call.done = 1;
+	req->sending = 0;
+	if (req->done)
+		return 2;
+	if (r == P11A_OK)
+		return 0;
+	reply_set_error(req->rep, P11A_ERR_TOKEN, CKR_DEVICE_ERROR,
+			"cannot write to the module's helper");
+	req->done = 1;
+	calls_remove(h, req);
+	return 1;
+}
+
+int
+hlink_send(struct hlink *h, unsigned generation, uint8_t type,
+	   const struct p11a_buf *payload, struct hlink_req *req)
+{
+	int r, sent = 0;
+
+	memset(req->rep, 0, sizeof(*req->rep));
+	req->wake = NULL;
+	pthread_mutex_lock(&h->lock);
+	if ((r = refuse_locked(h, generation, req->rep)) == P11A_OK &&
+	    (sent = send_locked(h, type, payload, req)) == 1)
+		r = req->rep->code;
+	pthread_mutex_unlock(&h->lock);
+	if (sent == 2)
+		req->on_reply(req);
+	return r;
+}
+
+int
+hlink_call(struct hlink *h, unsigned generation, uint8_t type,
+	   const struct p11a_buf *payload, struct hlink_reply *rep)
+{
+	pthread_cond_t wake;
+	struct hlink_req call = {.rep = rep, .wake = &wake};
+
+	memset(rep, 0, sizeof(*rep));
+	pthread_mutex_lock(&h->lock);
+	wait_ready(h);
+	if (refuse_locked(h, generation, rep) != P11A_OK)
+		goto out;
+	pthread_cond_init(&wake, NULL);
+	/* on our stack while we wait; unlinked before we return */
+	// cppcheck-suppress autoVariables
+	if (send_locked(h, type, payload, &call) != 1) {
+		while (!call.done)
+			pthread_cond_wait(&wake, &h->lock);
+		calls_remove(h, &call);
 	}
-	while (!call.done)
-		pthread_cond_wait(&h->cond, &h->lock);
-	calls_remove(h, &call);
+	pthread_cond_destroy(&wake);
 	if (h->stopping)
 		pthread_cond_broadcast(&h->cond); /* hlink_stop() waits */
 out:
@@ -953,6 +1053,7 @@ void
 hlink_stop(struct hlink *h, int timeout_ms)
 {
 	uint64_t end = p11a_clock_ms() + (uint64_t)timeout_ms;
+	struct hlink_req *async;
 	int status;
 	pid_t pid;
 
@@ -983,14 +1084,11 @@ hlink_stop(struct hlink *h, int timeout_ms)
 	}
 	/* the helper is gone: whoever still waits for it is told so */
 	pthread_mutex_lock(&h->lock);
-	for (struct hcall *c = h->calls; c != NULL; c = c->next)
-		if (!c->done) {
-			reply_set_error(c->rep, P11A_ERR_SHUTTING_DOWN,
-					CKR_DEVICE_ERROR,
-					"the agent is stopping");
-			c->done = 1;
-		}
-	pthread_cond_broadcast(&h->cond);
+	async = fail_all_locked(h, P11A_ERR_SHUTTING_DOWN,
+				"the agent is stopping");
+	pthread_mutex_unlock(&h->lock);
+	notify_all(async);
+	pthread_mutex_lock(&h->lock);
 	while (h->calls != NULL)
 		pthread_cond_wait(&h->cond, &h->lock);
 	pthread_mutex_unlock(&h->lock);

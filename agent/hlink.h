@@ -22,6 +22,7 @@
 #ifndef P11A_AGENT_HLINK_H
 #define P11A_AGENT_HLINK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -122,6 +123,35 @@ void hlink_reason(struct hlink *h, char *out, size_t len);
 unsigned hlink_generation(struct hlink *h);
 /* Helper restarts so far. */
 unsigned hlink_restarts(struct hlink *h);
+
+/*
+ * A request in flight.  hlink_call() keeps one on its stack; a caller of
+ * hlink_send() embeds one in its own request and owns it until on_reply
+ * is called.
+ */
+struct hlink_req {
+	struct hlink_req *next; /* the link's requests in flight */
+	uint32_t id;
+	uint64_t sent_ms;
+	int done;
+	int sending; /* its frame is being written */
+	struct hlink_reply *rep;
+	pthread_cond_t *wake; /* hlink_call(): its own, signalled when done */
+	/* hlink_send(): called once with rep filled, on the reader thread */
+	void (*on_reply)(struct hlink_req *req);
+};
+
+/*
+ * Send a request without waiting for its reply: req->rep and
+ * req->on_reply are the caller's.  P11A_OK: on_reply is called once, on
+ * the link's reader thread (or in hlink_stop()), when the reply came or
+ * the helper is gone; it must not wait for the link.  Any other code
+ * (the helper is restarting or failed, generation is stale, the write
+ * failed): nothing was sent, on_reply is never called and rep says why.
+ * It never waits for a restart: the caller decides whether to.
+ */
+int hlink_send(struct hlink *h, unsigned generation, uint8_t type,
+	       const struct p11a_buf *payload, struct hlink_req *req);
 
 /*
  * Send a request and wait for its reply.  While the helper is being

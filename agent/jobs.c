@@ -15,6 +15,13 @@
  * once: a slow token must not collect an unbounded backlog in memory.
  */
 #define JOBS_MAX_PENDING 4096
+/*
+ * Jobs started at once per session: two, so that the helper has the
+ * next request of a session at hand when a signature ends instead of
+ * waiting a round trip through the agent for it.  More would only move
+ * the queue into the helper, where it is one FIFO and not fair.
+ */
+#define JOBS_WINDOW_PER_SESSION 8
 
 /* The queued jobs of one owner; in the ring while it has any. */
 struct owner_q {
@@ -33,6 +40,10 @@ struct job_queue {
 	 */
 	struct owner_q *ring;	   /* the last served; ring->next is next */
 	struct job *tracked;	   /* started jobs with a deadline */
+	struct job *work_head, *work_tail; /* started, for the workers */
+	unsigned window;		   /* jobs started at most at once */
+	unsigned started_sync;		   /* with a worker or waiting for one */
+	unsigned started_async;		   /* in flight without a thread */
 	uint64_t last_progress_ms; /* a job started or finished */
 	unsigned pending;
 	int stopping;
@@ -113,6 +124,13 @@ jobs_pop_locked(struct job_queue *q)
 	return j;
 }
 
+/* The job jobs_pop_locked() would return next. */
+static struct job *
+jobs_peek_locked(const struct job_queue *q)
+{
+	return q->ring != NULL ? q->ring->next->head : NULL;
+}
+
 static void
 jobs_track_locked(struct job_queue *q, struct job *j)
 {
@@ -136,25 +154,134 @@ jobs_start_locked(struct job_queue *q, struct job *j)
 		deadline_hook(j->deadline_ms);
 }
 
+static void
+work_push_locked(struct job_queue *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->work_tail != NULL)
+		q->work_tail->next = j;
+	else
+		q->work_head = j;
+	q->work_tail = j;
+	pthread_cond_signal(&q->ready);
+}
+
+static struct job *
+work_pop_locked(struct job_queue *q)
+{
+	struct job *j = q->work_head;
+
+	if (j != NULL && (q->work_head = j->next) == NULL)
+		q->work_tail = NULL;
+	return j;
+}
+
+/*
+ * Start what the window allows, in round-robin order: a job that needs
+ * a thread goes to the workers (while one is free), the others are
+ * returned for jobs_start_async() outside the lock.  A job needing a
+ * thread when none is free stops the round: order is kept.
+ */
+static struct job *
+jobs_pump_locked(struct job_queue *q)
+{
+	struct job *async = NULL, **tail = &async, *j;
+
+	while (q->started_sync + q->started_async < q->window &&
+	       (j = jobs_peek_locked(q)) != NULL) {
+		if (j->start == NULL && q->started_sync >= q->n_threads)
+			break;
+		jobs_pop_locked(q);
+		jobs_start_locked(q, j);
+		if (j->start == NULL) {
+			q->started_sync++;
+			work_push_locked(q, j);
+			continue;
+		}
+		q->started_async++;
+		*tail = j;
+		tail = &j->next;
+	}
+	return async;
+}
+
+void
+jobs_async_fallback(struct token *t, struct job *j)
+{
+	struct job_queue *q = t->queue;
+
+	pthread_mutex_lock(&q->lock);
+	q->started_async--;
+	q->started_sync++;
+	work_push_locked(q, j);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Send the jobs jobs_pump_locked() returned; a refused one needs a worker. */
+static void
+jobs_start_async(struct token *t, struct job *list)
+{
+	struct job *j, *next;
+
+	for (j = list; j != NULL; j = next) {
+		next = j->next; /* once sent, j may be done and gone */
+		j->next = NULL;
+		if (j->start(j, t) != 0)
+			jobs_async_fallback(t, j);
+	}
+}
+
+/* A started job finished (under the lock): the token made progress. */
+static struct job *
+jobs_finished_locked(struct job_queue *q, int async)
+{
+	if (async)
+		q->started_async--;
+	else
+		q->started_sync--;
+	q->last_progress_ms = jobs_now_ms();
+	if (q->stopping)
+		pthread_cond_broadcast(&q->ready); /* a worker may exit now */
+	return jobs_pump_locked(q);
+}
+
+void
+jobs_async_done(struct token *t)
+{
+	struct job_queue *q = t->queue;
+	struct job *next;
+
+	pthread_mutex_lock(&q->lock);
+	next = jobs_finished_locked(q, 1);
+	pthread_mutex_unlock(&q->lock);
+	jobs_start_async(t, next);
+}
+
 static void *
 jobs_worker(void *arg)
 {
 	struct token_session *s = arg;
 	struct token *t = s->token;
 	struct job_queue *q = t->queue;
-	struct job *j;
+	struct job *j, *next;
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while ((j = jobs_pop_locked(q)) == NULL && !q->stopping)
+		/* while a job is in flight, its fallback may need us */
+		while ((j = work_pop_locked(q)) == NULL &&
+		       !(q->stopping && q->pending == 0 &&
+			 q->started_async == 0))
 			pthread_cond_wait(&q->ready, &q->lock);
 		if (j == NULL)
 			break;
-		jobs_start_locked(q, j);
 		pthread_mutex_unlock(&q->lock);
 		j->run(j, t, s);
 		pthread_mutex_lock(&q->lock);
-		q->last_progress_ms = jobs_now_ms();
+		if ((next = jobs_finished_locked(q, 0)) != NULL) {
+			pthread_mutex_unlock(&q->lock);
+			jobs_start_async(t, next);
+			pthread_mutex_lock(&q->lock);
+		}
 	}
 	q->running--;
 	pthread_cond_broadcast(&q->gone);
@@ -175,6 +302,7 @@ jobs_start(struct token *t)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	pthread_cond_init(&q->gone, NULL);
+	q->window = t->n_sessions * JOBS_WINDOW_PER_SESSION;
 	t->queue = q;
 	for (unsigned i = 0; i < t->n_sessions; i++) {
 		t->sessions[i].token = t;
@@ -199,6 +327,7 @@ int
 jobs_submit(struct token *t, struct job *j)
 {
 	struct job_queue *q = t->queue;
+	struct job *async = NULL;
 	struct owner_q *o;
 	int r = P11A_OK;
 	/* once queued, a worker may run and free j before we unlock */
@@ -241,11 +370,12 @@ jobs_submit(struct token *t, struct job *j)
 	o->tail = j;
 	if (q->pending++ == 0)
 		q->last_progress_ms = j->queued_ms; /* it waits from now */
-	pthread_cond_signal(&q->ready);
+	async = jobs_pump_locked(q);
 out:
 	pthread_mutex_unlock(&q->lock);
 	if (r == P11A_OK && due != 0 && deadline_hook != NULL)
 		deadline_hook(due);
+	jobs_start_async(t, async);
 	return r;
 }
 

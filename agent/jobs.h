@@ -1,8 +1,13 @@
 /*
  * Per-token work queues and worker threads.
  *
- * A token has one worker per session its helper opened; a worker takes
- * a job, performs it through the helper (hlink.h) and takes the next.
+ * A token has one worker per session its helper opened.  A job that
+ * needs a thread (a login, a confirmation, a PIN prompt) is run by a
+ * worker through the helper (hlink.h); a plain signature is started by
+ * whichever thread finds room for it (the event loop, the link's reader
+ * or a worker) and ended by the link's reader when the reply comes, so
+ * it costs no thread hand-over.  At most two jobs per session are
+ * started at once; the rest wait here.
  * Jobs wait in one FIFO per owner (a client connection; NULL for the
  * agent's own logins, logouts and probes), and the workers serve the
  * owners round-robin: a client with 512 requests queued delays another
@@ -32,6 +37,13 @@ struct job {
 	struct job *t_prev, *t_next; /* tracking list (running, timed) */
 	/* perform the job on a session of the token, then job_done() */
 	void (*run)(struct job *j, struct token *t, struct token_session *s);
+	/*
+	 * optional: start the job without a thread (send its request to
+	 * the helper) and return 0; its reply then ends it with
+	 * jobs_async_done(), or hands it to a worker with
+	 * jobs_async_fallback().  Non-zero: run() it on a worker instead.
+	 */
+	int (*start)(struct job *j, struct token *t);
 	/* optional: answer a job whose deadline passed (after job_claim) */
 	void (*expire)(struct job *j);
 	/* optional: drop a queued job whose owner went away; frees it */
@@ -43,6 +55,14 @@ struct job {
 	uint64_t deadline_ms;
 	atomic_int claimed;
 };
+
+/*
+ * An asynchronous job ended (its owner freed it): the next jobs start.
+ * Called on whatever thread ended it; never waits for the token.
+ */
+void jobs_async_done(struct token *t);
+/* Hand an asynchronous job to a worker, which run()s it. */
+void jobs_async_fallback(struct token *t, struct job *j);
 
 /* Start one worker per session of the token. */
 int jobs_start(struct token *t);

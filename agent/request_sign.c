@@ -1,12 +1,17 @@
 /*
  * SIGN: checks answered at once on the event loop, then a job on the
- * token's queue that signs, retries once after a recoverable token
- * failure, audits and replies from the worker.
+ * token's queue.  A plain signature (no confirmation, no PIN for the
+ * signature, no login first) is sent to the helper by whichever thread
+ * starts it and answered by the link's reader when the reply comes; the
+ * rest, and a plain one whose failure a login may cure, run on a worker,
+ * which retries once after a recoverable token failure.  Both audit and
+ * reply alike (sign_job_complete).
  */
 #include "dispatch.h"
 #include "handlers.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,7 @@
 #include <p11-kit/p11-kit.h>
 
 #include "audit.h"
+#include "hlink.h"
 #include "identity.h"
 #include "idname.h"
 #include "jobs.h"
@@ -25,6 +31,14 @@
 
 struct sign_job {
 	struct job base;
+	struct hlink_req hreq; /* sent without a thread (sign_job_start) */
+	struct hlink_reply rep;
+	struct signer_result res;
+	struct timespec t0; /* when it was sent */
+	unsigned gen;	    /* the helper generation of its key handle */
+	int retry;	    /* it failed as below; a worker is to log in and
+			       retry (first_r: what to answer if it cannot) */
+	int first_r;
 	struct sign_job *pool_next;
 	struct agent *agent;
 	struct conn *conn;
@@ -127,36 +141,37 @@ sign_job_reply(struct sign_job *sj, int r, const struct signer_result *res)
 }
 
 /*
- * Repair what a failed C_Sign says was lost, so the request can be tried
- * once more: the login (a token reset; log in again with the cached PIN,
- * which a refused PIN wipes, so this never loops), the key handles (the
- * helper was restarted, or the token renumbered its objects: log in and
- * list the keys again), or the module itself (device errors in a row:
- * its helper is restarted, token_sign_failed()).  gen: the helper
- * generation of the handles signed with.
+ * Whether a failed C_Sign lost something a login repairs, so the request
+ * may be tried once more: the login (a token reset; log in again with
+ * the cached PIN, which a refused PIN wipes, so this never loops), the
+ * key handles (the helper was restarted, or the token renumbered its
+ * objects: log in and list the keys again), or the module itself
+ * (device errors in a row: its helper is restarted,
+ * token_sign_failed()).  gen: the helper generation of the handles
+ * signed with.  Never waits: the event loop and the link's reader call
+ * it too.
  */
 static int
-sign_recover(struct token *t, CK_RV rv, unsigned gen)
+sign_wants_retry(struct token *t, int r, CK_RV rv, unsigned gen)
 {
-	int again = token_sign_failed(t, gen, rv);
+	int again;
 
+	if (r == P11A_OK || rv == CKR_OK)
+		return 0;
+	again = token_sign_failed(t, gen, rv);
 	switch (rv) {
 	/* a lost session the helper reopened and retried once already */
 	case CKR_USER_NOT_LOGGED_IN:
 	case CKR_KEY_HANDLE_INVALID:
 	case CKR_OBJECT_HANDLE_INVALID:
-		again = 1;
-		break;
+		return 1;
 	case CKR_DEVICE_REMOVED:
 	case CKR_TOKEN_NOT_PRESENT:
 		token_set_present(t, 0);
 		return 0;
 	default:
-		break;
+		return again;
 	}
-	/* token_login() waits for a helper that is being restarted */
-	return again && token_get_state(t) == TOKEN_READY &&
-	       token_login(t) == P11A_OK;
 }
 
 /* What a job holds while queued, counted in its client's memory. */
@@ -196,6 +211,31 @@ sign_job_sign_once(struct sign_job *sj, struct token *t,
 	return r;
 }
 
+/*
+ * After sign_wants_retry(): log in again (token_login() waits for a
+ * helper being restarted) and sign once more; r_first and res stay the
+ * answer when the login cannot be done.
+ */
+static int
+sign_job_retry(struct sign_job *sj, struct token *t, struct signer_result *res,
+	       uint64_t *sign_us, int r_first)
+{
+	CK_RV first_rv = res->rv;
+	unsigned gen;
+	int r;
+
+	/* a helper restarted for it first: the login is on the new one */
+	if (token_get_state(t) != TOKEN_READY || !hlink_wait_ready(t->link) ||
+	    token_login(t) != P11A_OK)
+		return r_first;
+	conn_info(sj->conn, "token %s: recovered from %s; retrying once",
+		  t->label, p11_kit_strerror(first_rv));
+	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
+	if (r != P11A_OK && res->rv != CKR_OK)
+		token_sign_failed(t, gen, res->rv);
+	return r;
+}
+
 static int
 sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
 	      uint64_t *sign_us)
@@ -213,16 +253,8 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
 	if (token_needs_login(t))
 		token_login(t);
 	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
-	if (r == P11A_OK || res->rv == CKR_OK || !sign_recover(t, res->rv, gen))
-		goto out;
-	conn_info(sj->conn, "token %s: recovered from %s; retrying once",
-		  t->label, p11_kit_strerror(res->rv));
-	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
-	if (r != P11A_OK && res->rv != CKR_OK)
-		token_sign_failed(t, gen, res->rv);
-out:
-	if (r == P11A_OK)
-		token_sign_ok(t);
+	if (sign_wants_retry(t, r, res->rv, gen))
+		r = sign_job_retry(sj, t, res, sign_us, r);
 	return r;
 }
 
@@ -256,26 +288,15 @@ sign_job_discard(struct job *j, struct token *t)
 	sign_job_finish((struct sign_job *)j, t);
 }
 
+/* Account for, audit and answer a signature, on any thread. */
 static void
-sign_job_run(struct job *j, struct token *t, struct token_session *s)
+sign_job_complete(struct sign_job *sj, struct token *t, int r, uint64_t usec,
+		  uint64_t sign_us)
 {
-	struct sign_job *sj = (struct sign_job *)j;
-	struct signer_result res = {.rv = CKR_OK};
-	struct timespec t0;
-	uint64_t usec, sign_us = 0;
-	int r;
+	const struct signer_result *res = &sj->res;
 
-	(void)s; /* the helper runs it on the session of this worker's share */
-	/*
-	 * Answered by the monitor already (timed out while queued), or the
-	 * client hung up: a token's time is not spent on nobody.
-	 */
-	if (atomic_load(&j->claimed) || conn_is_closed(sj->conn))
-		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = sign_job_sign(sj, t, &res, &sign_us);
-	usec = usec_since(&t0);
 	if (r == P11A_OK) {
+		token_sign_ok(t);
 		sign_stats_add(&t->stats, sign_us);
 		sign_stats_add(&sj->identity->stats, sign_us);
 	} else {
@@ -287,15 +308,102 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 	if (r != P11A_OK)
 		conn_info(sj->conn, "sign with %s (%s) failed: %s%s%s",
 			  sj->identity->id, sj->scheme->name, p11a_strerror(r),
-			  res.rv != CKR_OK ? ": " : "",
-			  res.rv != CKR_OK ? p11_kit_strerror(res.rv) : "");
+			  res->rv != CKR_OK ? ": " : "",
+			  res->rv != CKR_OK ? p11_kit_strerror(res->rv) : "");
 	/* its client may send the next request as soon as it has this reply */
 	atomic_fetch_sub(&sj->conn->inflight, 1);
 	sj->uncounted = 1;
-	if (job_claim(j))
-		sign_job_reply(sj, r, &res);
+	if (job_claim(&sj->base))
+		sign_job_reply(sj, r, res);
+}
+
+static void
+sign_job_run(struct job *j, struct token *t, struct token_session *s)
+{
+	struct sign_job *sj = (struct sign_job *)j;
+	struct timespec t0;
+	uint64_t sign_us = 0;
+	int r;
+
+	(void)s; /* the helper runs it on the session of this worker's share */
+	/*
+	 * Answered by the monitor already (timed out while queued), or the
+	 * client hung up: a token's time is not spent on nobody.
+	 */
+	if (atomic_load(&j->claimed) || conn_is_closed(sj->conn))
+		goto out;
+	if (sj->retry) {
+		/* its first try was sent by sign_job_start() */
+		r = sign_job_retry(sj, t, &sj->res, &sign_us, sj->first_r);
+		sign_job_complete(sj, t, r, usec_since(&sj->t0), sign_us);
+		goto out;
+	}
+	sj->res = (struct signer_result){.rv = CKR_OK};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = sign_job_sign(sj, t, &sj->res, &sign_us);
+	sign_job_complete(sj, t, r, usec_since(&t0), sign_us);
 out:
 	sign_job_finish(sj, t);
+}
+
+/* Link reader: the helper answered what sign_job_start() sent. */
+static void
+sign_job_replied(struct hlink_req *req)
+{
+	struct sign_job *sj =
+		(struct sign_job *)((char *)req - offsetof(struct sign_job, hreq));
+	struct token *t = sj->identity->token;
+	uint64_t usec = usec_since(&sj->t0);
+	int r = signer_finish(sj->scheme, &sj->rep, &sj->res);
+
+	hlink_reply_free(&sj->rep);
+	if (sign_wants_retry(t, r, sj->res.rv, sj->gen)) {
+		sj->retry = 1;
+		sj->first_r = r;
+		jobs_async_fallback(t, &sj->base);
+		return;
+	}
+	sign_job_complete(sj, t, r, usec, usec);
+	sign_job_finish(sj, t);
+	jobs_async_done(t);
+}
+
+/*
+ * Send a plain signature to the helper without a thread waiting for it
+ * (jobs.h); 1: a worker is to run it (sign_job_run), because it needs a
+ * confirmation, a PIN for the signature or a login first, or the
+ * helper cannot take it now.
+ */
+static int
+sign_job_start(struct job *j, struct token *t)
+{
+	struct sign_job *sj = (struct sign_job *)j;
+	struct identity *id = sj->identity;
+	struct p11a_buf req;
+	int r;
+
+	if (atomic_load(&j->claimed) || conn_is_closed(sj->conn) ||
+	    !atomic_load(&t->present) || token_get_state(t) != TOKEN_READY ||
+	    token_needs_login(t) || policy_needs_confirm(id) ||
+	    (id->path_flags & P11A_IDENTITY_ALWAYS_AUTH))
+		return 1;
+	/* the generation first: the handle is stored before it */
+	sj->gen = atomic_load(&id->key_gen);
+	sj->res = (struct signer_result){.rv = CKR_OK};
+	if (signer_build(id, atomic_load(&id->key), sj->scheme, sj->flags,
+			 sj->data, sj->len, NULL, &req) != P11A_OK) {
+		p11a_buf_free(&req);
+		return 1; /* the worker answers it with the same error */
+	}
+	sj->hreq.rep = &sj->rep;
+	sj->hreq.on_reply = sign_job_replied;
+	clock_gettime(CLOCK_MONOTONIC, &sj->t0);
+	r = hlink_send(t->link, sj->gen, HL_SIGN, &req, &sj->hreq);
+	p11a_buf_free(&req);
+	if (r == P11A_OK)
+		return 0; /* sj may be answered and gone already */
+	hlink_reply_free(&sj->rep);
+	return 1;
 }
 
 /* Monitor thread: the token did not answer in time. */
@@ -401,6 +509,7 @@ handle_sign(struct agent *a, struct conn *c, struct p11a_frame *f)
 		return P11A_OK;
 	}
 	sj->base.run = sign_job_run;
+	sj->base.start = sign_job_start;
 	sj->agent = a;
 	sj->base.expire = sign_job_expire;
 	sj->base.discard = sign_job_discard;

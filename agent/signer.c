@@ -181,23 +181,18 @@ signer_result(const struct p11a_scheme_info *sc, struct p11a_buf *reply,
 }
 
 int
-signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
-	    const struct p11a_scheme_info *sc, uint32_t flags,
-	    const uint8_t *data, size_t len, const struct pin *pin,
-	    struct signer_result *res)
+signer_build(const struct identity *id, CK_OBJECT_HANDLE key,
+	     const struct p11a_scheme_info *sc, uint32_t flags,
+	     const uint8_t *data, size_t len, const struct pin *pin,
+	     struct p11a_buf *req)
 {
 	const struct p11a_sign_path *path = signer_path(id, sc->code);
-	struct token *t = id->token;
 	uint8_t buf[SIGNER_MAX_SIG], content[TLS13_CONTENT_MAX];
-	struct hlink_reply rep = {0};
-	struct p11a_buf req = {0};
 	const uint8_t *in;
 	size_t in_len;
 	int r;
 
-	res->rv = CKR_OK;
-	res->why[0] = '\0';
-	res->sig_len = 0;
+	*req = (struct p11a_buf){0};
 	if (path == NULL)
 		return P11A_ERR_SCHEME_UNSUPPORTED; /* signer_check() said so */
 	if (flags & P11A_SIGN_TLS13_CLIENT_CV) {
@@ -206,21 +201,49 @@ signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
 		flags &= ~(uint32_t)P11A_SIGN_TLS13_CLIENT_CV;
 	}
 	if ((r = signer_prepare(id, sc, path, flags, data, len, buf,
-				sizeof(buf), &in, &in_len)) != P11A_OK ||
-	    (r = signer_request(t, key, sc, path, in, in_len, pin, &req)) !=
-		    P11A_OK)
-		goto out;
-	if ((r = hlink_call(t->link, gen, HL_SIGN, &req, &rep)) != P11A_OK) {
+				sizeof(buf), &in, &in_len)) == P11A_OK)
+		r = signer_request(id->token, key, sc, path, in, in_len, pin,
+				   req);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+int
+signer_finish(const struct p11a_scheme_info *sc, struct hlink_reply *rep,
+	      struct signer_result *res)
+{
+	res->rv = CKR_OK;
+	res->why[0] = '\0';
+	res->sig_len = 0;
+	if (rep->code != P11A_OK) {
 		/* the helper's code maps the module's answer already */
-		res->rv = rep.rv != CKR_OK ? rep.rv : CKR_GENERAL_ERROR;
+		res->rv = rep->rv != CKR_OK ? rep->rv : CKR_GENERAL_ERROR;
 		if (res->rv == CKR_DEVICE_ERROR)
-			snprintf(res->why, sizeof(res->why), "%s", rep.msg);
-		goto out;
+			snprintf(res->why, sizeof(res->why), "%s", rep->msg);
+		return rep->code;
 	}
-	r = signer_result(sc, &rep.payload, res->sig, &res->sig_len);
-out:
+	return signer_result(sc, &rep->payload, res->sig, &res->sig_len);
+}
+
+int
+signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
+	    const struct p11a_scheme_info *sc, uint32_t flags,
+	    const uint8_t *data, size_t len, const struct pin *pin,
+	    struct signer_result *res)
+{
+	struct hlink_reply rep = {0};
+	struct p11a_buf req;
+	int r;
+
+	res->rv = CKR_OK;
+	res->why[0] = '\0';
+	res->sig_len = 0;
+	if ((r = signer_build(id, key, sc, flags, data, len, pin, &req)) ==
+	    P11A_OK) {
+		hlink_call(id->token->link, gen, HL_SIGN, &req, &rep);
+		r = signer_finish(sc, &rep, res);
+	}
 	hlink_reply_free(&rep);
 	p11a_buf_free(&req);
-	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }

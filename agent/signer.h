@@ -12,6 +12,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "buf.h"
 #include "scheme.h"
 #include "token.h"
 
@@ -46,5 +47,18 @@ int signer_sign(const struct identity *id, CK_OBJECT_HANDLE key, unsigned gen,
 		const struct p11a_scheme_info *sc, uint32_t flags,
 		const uint8_t *data, size_t len, const struct pin *pin,
 		struct signer_result *res);
+
+/*
+ * The two halves of signer_sign(), for a request sent without waiting
+ * (hlink_send): the H_SIGN payload (its owner frees it, which wipes a
+ * PIN in it), and the result from the helper's reply.
+ */
+int signer_build(const struct identity *id, CK_OBJECT_HANDLE key,
+		 const struct p11a_scheme_info *sc, uint32_t flags,
+		 const uint8_t *data, size_t len, const struct pin *pin,
+		 struct p11a_buf *req);
+struct hlink_reply;
+int signer_finish(const struct p11a_scheme_info *sc, struct hlink_reply *rep,
+		  struct signer_result *res);
 
 #endif

@@ -467,8 +467,9 @@ token_sign_failed(struct token *t, unsigned gen, CK_RV rv)
 		return 0;
 	snprintf(why, sizeof(why), "token %s: %u signatures in a row gave %s",
 		 t->label, n, p11_kit_strerror(rv));
-	/* the retry logs in on the new helper, so wait for it */
-	return hlink_restart(t->link, gen, why) && hlink_wait_ready(t->link);
+	/* never waits for the new helper: the link's reader, which starts
+	 * it, may be the caller; the retry waits for it */
+	return hlink_restart(t->link, gen, why);
 }
 
 void

@@ -180,7 +180,9 @@ int token_set_pin(struct token *t, const void *pin, size_t len);
  * is restarted again after four times as many (12, 48, ...).  Such restarts
  * never count as crashes (hlink.c).  Returns 1 when this call
  * restarted it, so the request may be tried once more after logging in
- * again.  Errors of a helper that died or was replaced are not counted.
+ * again (once hlink_wait_ready() says the new helper runs: this never
+ * waits, the link's reader calls it).  Errors of a helper that died or
+ * was replaced are not counted.
  */
 int token_sign_failed(struct token *t, unsigned gen, CK_RV rv);
 /* A signature succeeded: the count of device errors starts again. */

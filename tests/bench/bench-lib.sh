@@ -25,7 +25,7 @@ bench_find_binaries() {
 	local b=$1
 	P11AGENTD=${P11AGENTD:-$b/agent/p11agentd}
 	P11AGENT=${P11AGENT:-$b/client/p11agent}
-	P11A_MKTOKEN=${P11A_MKTOKEN:-$b/tests/tools/p11a-mktoken}
+	P11A_MKTOKEN=${P11A_MKTOKEN:-$b/tools/p11a-mktoken}
 	P11A_BENCH=${P11A_BENCH:-$b/tests/bench/p11agent-bench}
 	[[ -x $P11A_BENCH ]] ||
 		p11a_fail "no p11agent-bench at $P11A_BENCH (build first, or give --build DIR)"
