@@ -21,7 +21,7 @@
  * waiting a round trip through the agent for it.  More would only move
  * the queue into the helper, where it is one FIFO and not fair.
  */
-#define JOBS_WINDOW_PER_SESSION 8
+#define JOBS_WINDOW_PER_SESSION 2
 
 /* The queued jobs of one owner; in the ring while it has any. */
 struct owner_q {
@@ -38,12 +38,12 @@ struct job_queue {
 	 * Owners with queued jobs, served in turn: a worker takes the
 	 * first job of the owner at ring, and the ring moves on by one.
 	 */
-	struct owner_q *ring;	   /* the last served; ring->next is next */
-	struct job *tracked;	   /* started jobs with a deadline */
+	struct owner_q *ring; /* the last served; ring->next is next */
+	struct job *tracked;  /* started jobs with a deadline */
 	struct job *work_head, *work_tail; /* started, for the workers */
 	unsigned window;		   /* jobs started at most at once */
-	unsigned started_sync;		   /* with a worker or waiting for one */
-	unsigned started_async;		   /* in flight without a thread */
+	unsigned started_sync;	   /* with a worker or waiting for one */
+	unsigned started_async;	   /* in flight without a thread */
 	uint64_t last_progress_ms; /* a job started or finished */
 	unsigned pending;
 	int stopping;

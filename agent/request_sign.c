@@ -351,7 +351,8 @@ static void
 sign_job_replied(struct hlink_req *req)
 {
 	struct sign_job *sj =
-		(struct sign_job *)((char *)req - offsetof(struct sign_job, hreq));
+		(struct sign_job *)((char *)req -
+				    offsetof(struct sign_job, hreq));
 	struct token *t = sj->identity->token;
 	uint64_t usec = usec_since(&sj->t0);
 	int r = signer_finish(sj->scheme, &sj->rep, &sj->res);

@@ -3,9 +3,11 @@
  * p11agentd, over a socketpair on fd 3.  docs/HELPER.md is normative for
  * the messages; this header holds the process's shared state.
  *
- * Threads: the main thread reads frames and answers HELLO and PING
- * itself; every token has a FIFO of requests served by its workers, each
- * owning one session.  Replies go out whole under one write lock.
+ * Threads: a worker per session of every token, each owning its
+ * session; whichever worker is idle reads the agent's frames, queues
+ * each on its token's FIFO and takes the first of its own.  The main
+ * thread starts them and waits for the end.  Replies go out whole under
+ * one write lock.
  */
 #ifndef P11A_HELPER_H
 #define P11A_HELPER_H
@@ -54,9 +56,14 @@ struct helper;
 struct htoken;
 
 struct hworker {
-	struct htoken *tok;
+	struct helper *h;
+	struct htoken *tok; /* NULL: it only reads (a module without tokens) */
 	CK_SESSION_HANDLE session; /* CK_INVALID_HANDLE until opened */
 	pthread_t thread;
+	pthread_cond_t
+		wake; /* a job for its token, the reading turn, the end */
+	struct hworker *next_idle;
+	int idle;
 };
 
 struct htoken {
@@ -66,10 +73,7 @@ struct htoken {
 	unsigned opened;    /* sessions opened at start */
 	struct hworker *workers;
 	unsigned n_workers;
-	pthread_mutex_t lock; /* the FIFO and stopping */
-	pthread_cond_t cond;
-	struct hjob *head, *tail;
-	int stopping;
+	struct hjob *head, *tail; /* its FIFO, under the helper's lock */
 };
 
 struct helper {
@@ -79,6 +83,19 @@ struct helper {
 	size_t n_tokens;
 	pthread_mutex_t write_lock;
 	int slot_events; /* C_WaitForSlotEvent works: H_EVENT is sent */
+
+	/*
+	 * The FIFOs, the idle workers, the reading turn and the end.  An
+	 * idle worker takes the reading turn (intake.c): it reads what the
+	 * agent sent, queues it, and runs the first job of its own token
+	 * itself, so a request costs no hand-over between threads.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t ended; /* end was set */
+	struct hworker *idle;
+	int reading; /* a worker has the turn (or the start holds it) */
+	int end;     /* 1 after SHUTDOWN: finish the FIFOs; -1 after EOF */
+	struct p11a_buf in; /* the agent's bytes; the reading worker's */
 };
 
 #endif

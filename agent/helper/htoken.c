@@ -6,6 +6,7 @@
 #include <p11-kit/p11-kit.h>
 
 #include "hwire.h"
+#include "intake.h"
 #include "job.h"
 #include "log.h"
 #include "ops.h"
@@ -87,47 +88,116 @@ worker_run(struct hworker *w, struct hjob *j)
 	p11a_buf_free(&out);
 }
 
-/* The next job, or NULL when the token stops and nothing is left. */
+/* Wake an idle worker: one of t's, or any when t is NULL; 0: none idle. */
+static int
+wake_idle_locked(struct helper *h, const struct htoken *t)
+{
+	for (struct hworker **p = &h->idle; *p != NULL; p = &(*p)->next_idle) {
+		struct hworker *w = *p;
+
+		if (t != NULL && w->tok != t)
+			continue;
+		*p = w->next_idle;
+		w->idle = 0;
+		pthread_cond_signal(&w->wake);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+idle_wait_locked(struct helper *h, struct hworker *w)
+{
+	w->idle = 1;
+	w->next_idle = h->idle;
+	h->idle = w;
+	while (w->idle)
+		pthread_cond_wait(&w->wake, &h->lock);
+}
+
 static struct hjob *
-worker_take(struct htoken *t)
+fifo_pop_locked(struct htoken *t)
 {
 	struct hjob *j;
 
-	pthread_mutex_lock(&t->lock);
-	while (t->head == NULL && !t->stopping)
-		pthread_cond_wait(&t->cond, &t->lock);
-	if ((j = t->head) != NULL) {
-		t->head = j->next;
-		if (t->head == NULL)
-			t->tail = NULL;
-	}
-	pthread_mutex_unlock(&t->lock);
+	if (t == NULL || (j = t->head) == NULL)
+		return NULL;
+	if ((t->head = j->next) == NULL)
+		t->tail = NULL;
 	return j;
 }
 
+/* Under the lock: the end came; after EOF the queued jobs are dropped. */
+static void
+helper_end_locked(struct helper *h, int end)
+{
+	struct hjob *j;
+
+	h->end = end;
+	for (size_t i = 0; end < 0 && i < h->n_tokens; i++)
+		while ((j = fifo_pop_locked(&h->tokens[i])) != NULL)
+			job_free(j);
+	while (wake_idle_locked(h, NULL))
+		;
+	pthread_cond_broadcast(&h->ended);
+}
+
+/*
+ * A worker: the first job of its token's FIFO; else, if nobody reads,
+ * the reading turn (intake_read); else it sleeps until one of them is
+ * its.  It hands the turn on (wakes an idle worker) only when it takes
+ * a job, so that requests keep being read while it signs.
+ */
 static void *
 worker_main(void *arg)
 {
 	struct hworker *w = arg;
+	struct helper *h = w->h;
 	struct hjob *j;
+	int end;
 
-	while ((j = worker_take(w->tok)) != NULL)
-		worker_run(w, j);
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		if ((j = fifo_pop_locked(w->tok)) != NULL) {
+			if (!h->reading && h->end == 0)
+				wake_idle_locked(h, NULL);
+			pthread_mutex_unlock(&h->lock);
+			worker_run(w, j);
+			pthread_mutex_lock(&h->lock);
+			continue;
+		}
+		if (h->end != 0)
+			break;
+		if (h->reading) {
+			idle_wait_locked(h, w);
+			continue;
+		}
+		h->reading = 1;
+		pthread_mutex_unlock(&h->lock);
+		end = intake_read(h);
+		pthread_mutex_lock(&h->lock);
+		h->reading = 0;
+		if (end != 0)
+			helper_end_locked(h, end);
+	}
+	pthread_mutex_unlock(&h->lock);
 	return NULL;
 }
 
 void
 htoken_push(struct htoken *t, struct hjob *j)
 {
+	struct helper *h = t->h;
+
 	j->next = NULL;
-	pthread_mutex_lock(&t->lock);
+	pthread_mutex_lock(&h->lock);
 	if (t->tail != NULL)
 		t->tail->next = j;
 	else
 		t->head = j;
 	t->tail = j;
-	pthread_cond_signal(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	wake_idle_locked(h, t);
+	pthread_mutex_unlock(&h->lock);
 }
 
 struct htoken *
@@ -157,8 +227,6 @@ token_start(struct htoken *t, unsigned sessions)
 	CK_FUNCTION_LIST *fn = t->h->fn;
 	CK_RV rv;
 
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->cond, NULL);
 	t->n_workers = session_count(&t->info, sessions);
 	if ((t->workers = calloc(t->n_workers, sizeof(*t->workers))) == NULL) {
 		t->n_workers = 0;
@@ -167,7 +235,9 @@ token_start(struct htoken *t, unsigned sessions)
 	for (unsigned i = 0; i < t->n_workers; i++) {
 		struct hworker *w = &t->workers[i];
 
+		w->h = t->h;
 		w->tok = t;
+		pthread_cond_init(&w->wake, NULL);
 		/* a worker without a session opens one for its first job */
 		w->session = CK_INVALID_HANDLE;
 		if ((rv = session_open(w)) == CKR_OK)
@@ -249,37 +319,48 @@ htokens_start(struct helper *h, unsigned sessions)
 	return r;
 }
 
-static void
-token_stop(struct htoken *t, int drain)
+void
+htokens_run(struct helper *h)
 {
-	struct hjob *dropped = NULL;
+	struct hworker reader = {.h = h};
+	int alone = 1;
 
-	pthread_mutex_lock(&t->lock);
-	t->stopping = 1;
-	if (!drain) {
-		dropped = t->head;
-		t->head = t->tail = NULL;
+	pthread_mutex_lock(&h->lock);
+	/* the start held the turn: HELLO must see the slot-event check */
+	h->reading = 0;
+	wake_idle_locked(h, NULL);
+	for (size_t i = 0; i < h->n_tokens; i++)
+		if (h->tokens[i].n_workers > 0)
+			alone = 0;
+	pthread_mutex_unlock(&h->lock);
+	/* no worker at all (no token): this thread reads */
+	if (alone) {
+		pthread_cond_init(&reader.wake, NULL);
+		worker_main(&reader);
+		pthread_cond_destroy(&reader.wake);
 	}
-	pthread_cond_broadcast(&t->cond);
-	pthread_mutex_unlock(&t->lock);
-	while (dropped != NULL) {
-		struct hjob *next = dropped->next;
-
-		job_free(dropped);
-		dropped = next;
-	}
-	for (unsigned i = 0; i < t->n_workers; i++)
-		pthread_join(t->workers[i].thread, NULL);
-	free(t->workers);
-	pthread_cond_destroy(&t->cond);
-	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_lock(&h->lock);
+	while (h->end == 0)
+		pthread_cond_wait(&h->ended, &h->lock);
+	pthread_mutex_unlock(&h->lock);
 }
 
 void
-htokens_stop(struct helper *h, int drain)
+htokens_stop(struct helper *h)
 {
-	for (size_t i = 0; i < h->n_tokens; i++)
-		token_stop(&h->tokens[i], drain);
+	pthread_mutex_lock(&h->lock);
+	if (h->end == 0)
+		helper_end_locked(h, -1);
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < h->n_tokens; i++) {
+		struct htoken *t = &h->tokens[i];
+
+		for (unsigned k = 0; k < t->n_workers; k++) {
+			pthread_join(t->workers[k].thread, NULL);
+			pthread_cond_destroy(&t->workers[k].wake);
+		}
+		free(t->workers);
+	}
 	free(h->tokens);
 	h->tokens = NULL;
 	h->n_tokens = 0;

@@ -1,6 +1,7 @@
 /*
  * The helper's tokens: one per slot with an initialised token at start,
- * each with a FIFO of jobs and workers that run them on their sessions.
+ * each with a FIFO of jobs and workers that run them on their sessions
+ * and take turns reading the agent's frames (intake.h).
  */
 #ifndef P11A_HELPER_HTOKEN_H
 #define P11A_HELPER_HTOKEN_H
@@ -20,10 +21,16 @@ struct htoken *htoken_find(struct helper *h, uint64_t slot);
 void htoken_push(struct htoken *t, struct hjob *j);
 
 /*
- * Stop every worker and wait for them: after the jobs still queued when
- * drain is set, else after the ones already running (the rest are
- * dropped unanswered).  Then free the tokens.
+ * Let the workers read and serve the agent (the start holds the reading
+ * turn until then), and return once it sent SHUTDOWN (the FIFOs are
+ * then finished) or closed its end (they are dropped).
  */
-void htokens_stop(struct helper *h, int drain);
+void htokens_run(struct helper *h);
+
+/*
+ * Stop every worker and wait for them (after the jobs they are running,
+ * and after SHUTDOWN the queued ones too), then free the tokens.
+ */
+void htokens_stop(struct helper *h);
 
 #endif

@@ -9,8 +9,8 @@
  * answer, except that requests for a token run on that token's workers,
  * so replies may come back in any order.
  *
- * Exit status: 0 after EOF on fd 3 or SHUTDOWN, 1 when it cannot start,
- * 2 when the agent sent a malformed frame.
+ * Exit status: 0 after EOF on fd 3 (or a read error) or SHUTDOWN, 1 when it
+ * cannot start, 2 when the agent sent a malformed frame.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +35,6 @@
 #include "p11agent/protocol.h"
 #include "wire.h"
 
-#define READ_CHUNK 65536u
 #define SESSIONS_DEFAULT 2u
 #define SESSIONS_MAX 64u
 
@@ -95,116 +94,6 @@ module_load(struct helper *h, const char *path)
 		return -1;
 	}
 	return 0;
-}
-
-static void
-reply_hello(struct helper *h, const struct hreq *r)
-{
-	struct p11a_buf out;
-
-	if (r->version == 0) {
-		hwire_send_rv(h, r->id, P11A_ERR_VERSION, CKR_OK, "HELLO");
-		return;
-	}
-	p11a_buf_init(&out, P11A_MAX_FRAME - P11A_FRAME_BODY_MIN);
-	if (hwire_hello_reply(h, HELPER_VERSION, &out) == P11A_OK)
-		hwire_send(h, H_HELLO_REPLY, r->id, &out);
-	else
-		hwire_send_rv(h, r->id, P11A_ERR_NO_MEMORY, CKR_HOST_MEMORY,
-			      "HELLO");
-	p11a_buf_free(&out);
-}
-
-/* The agent is trusted, but a malformed frame means it is confused. */
-static void __attribute__((noreturn))
-malformed(const struct p11a_frame *f, int err)
-{
-	log_error("malformed frame (type 0x%02x, id %u) from the agent: %s",
-		  f != NULL ? f->type : 0, f != NULL ? f->id : 0,
-		  p11a_strerror(err));
-	_exit(2);
-}
-
-/* One frame; returns 1 after SHUTDOWN. */
-static int
-handle_frame(struct helper *h, const struct p11a_frame *f)
-{
-	struct htoken *t;
-	struct hjob *j;
-	int err;
-
-	if ((j = job_new(f->type, f->id, &f->payload, &err)) == NULL) {
-		if (err != P11A_ERR_NO_MEMORY)
-			malformed(f, err);
-		hwire_send_rv(h, f->id, err, CKR_HOST_MEMORY, "helper");
-		return 0;
-	}
-	switch (f->type) {
-	case H_PING:
-		hwire_send_empty(h, H_PONG, f->id);
-		break;
-	case H_HELLO:
-		reply_hello(h, &j->req);
-		break;
-	case H_SHUTDOWN:
-		hwire_send_empty(h, H_OK, f->id);
-		job_free(j);
-		return 1;
-	default:
-		if ((t = htoken_find(h, j->req.slot)) != NULL) {
-			htoken_push(t, j);
-			return 0;
-		}
-		hwire_send_rv(h, f->id, P11A_ERR_TOKEN_NOT_PRESENT,
-			      CKR_SLOT_ID_INVALID, "helper");
-	}
-	job_free(j);
-	return 0;
-}
-
-/* Frames until EOF (0), SHUTDOWN (1) or a read error (-1). */
-static int
-read_loop(struct helper *h)
-{
-	struct p11a_buf in;
-	struct p11a_frame f;
-	uint8_t *p;
-	ssize_t n;
-	int r = 0, e;
-
-	p11a_buf_init(&in, P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME);
-	while (r == 0) {
-		size_t room = p11a_buf_room(&in);
-
-		if (p11a_buf_reserve(&in, room < READ_CHUNK ? room : READ_CHUNK,
-				     &p) != P11A_OK) {
-			r = -1;
-			break;
-		}
-		n = read(HELPER_FD, p, room < READ_CHUNK ? room : READ_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n == 0 ? 0 : -1;
-			break;
-		}
-		p11a_buf_commit(&in, (size_t)n);
-		while (r == 0 && (e = p11a_frame_next(&in, P11A_MAX_FRAME,
-						      &f)) == P11A_OK) {
-			r = handle_frame(h, &f);
-			/* the job has its copy; a PIN stays in one place */
-			OPENSSL_cleanse(
-				(void *)(uintptr_t)p11a_buf_ptr(&f.payload),
-				p11a_buf_remaining(&f.payload));
-		}
-		if (r == 0 && e != P11A_ERR_INCOMPLETE)
-			malformed(NULL, e);
-		p11a_buf_compact(&in);
-	}
-	if (r < 0)
-		log_error("reading from the agent: %s", strerror(errno));
-	p11a_buf_free(&in);
-	return r;
 }
 
 /*
@@ -315,9 +204,11 @@ int
 main(int argc, char **argv)
 {
 	static char ident[NAME_MAX + 16];
-	struct helper h = {.write_lock = PTHREAD_MUTEX_INITIALIZER};
+	struct helper h = {.write_lock = PTHREAD_MUTEX_INITIALIZER,
+			   .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .ended = PTHREAD_COND_INITIALIZER,
+			   .reading = 1};
 	struct args a;
-	int r;
 
 	if (argc == 2 && strcmp(argv[1], "--list-registered") == 0)
 		return list_registered();
@@ -335,17 +226,19 @@ main(int argc, char **argv)
 		(void)sandbox_enter();
 	if (module_load(&h, a.module) != 0)
 		return 1;
+	p11a_buf_init(&h.in, P11A_FRAME_HEADER_LEN + P11A_MAX_FRAME);
 	if (htokens_start(&h, a.sessions) != P11A_OK) {
-		htokens_stop(&h, 0);
+		htokens_stop(&h);
 		p11_kit_module_finalize(h.fn);
 		return 1;
 	}
 	slot_events_start(&h);
-	r = read_loop(&h);
+	htokens_run(&h);
 	/* SHUTDOWN finishes what was asked; after EOF nobody reads replies */
-	htokens_stop(&h, r == 1);
+	htokens_stop(&h);
+	p11a_buf_free(&h.in);
 	p11_kit_module_finalize(h.fn);
 	p11_kit_module_release(h.fn);
 	log_debug("finished");
-	return r < 0 ? 1 : 0;
+	return 0;
 }
