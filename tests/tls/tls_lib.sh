@@ -338,6 +338,22 @@ tls_handshake_matrix() {
 	done
 }
 
+# tls_verifying_servers_matrix NAME:TYPE...: tls_handshake_matrix against
+# the four servers of tls_key_file_servers (openssl s_server and
+# gnutls-serv, TLS 1.2 without RSA-PSS and TLS 1.3, each verifying the
+# client's certificate and CertificateVerify).  TLS_PASSED counts all.
+tls_verifying_servers_matrix() {
+	local server passed=0
+	tls_key_file_servers
+	for server in s_server gnutls; do
+		tls_handshake_matrix "${TLS_KF_PORT[$server/tls1_2]}" \
+			"${TLS_KF_PORT[$server/tls1_3]}" "$@"
+		echo "ok: $TLS_PASSED handshakes with $server"
+		passed=$((passed + TLS_PASSED))
+	done
+	TLS_PASSED=$passed
+}
+
 # ---- key files (docs/TLS.md, "Key files") ----------------------------------
 
 TLS_CNF= # the openssl.cnf of docs/TLS.md: default, then p11agent
