@@ -339,6 +339,13 @@ static void
 print_identity_detail(const struct p11a_identity *id)
 {
 	fputs("    signs:", stdout);
+	if (id->n_schemes == 0) {
+		/* the agent lists such a key rather than hide it: say why */
+		fputs(" none (the token has no mechanism for this key; "
+		      "docs/TOKENS.md)\n",
+		      stdout);
+		return;
+	}
 	if (id->flags & P11A_IDENTITY_AGENT_PADS)
 		fputs(" raw-rsa (CKM_RSA_X_509, padded by the agent)", stdout);
 	if (id->flags & P11A_IDENTITY_MESSAGE_ONLY)
