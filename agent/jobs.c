@@ -35,6 +35,7 @@ struct job_queue {
 	struct job *tracked;	   /* started jobs with a deadline */
 	uint64_t last_progress_ms; /* a job started or finished */
 	unsigned pending;
+	unsigned active; /* jobs a worker is doing now, for STATUS */
 	int stopping;
 	pthread_t *threads;
 	unsigned n_threads;
@@ -151,9 +152,11 @@ jobs_worker(void *arg)
 		if (j == NULL)
 			break;
 		jobs_start_locked(q, j);
+		q->active++;
 		pthread_mutex_unlock(&q->lock);
 		j->run(j, t, s);
 		pthread_mutex_lock(&q->lock);
+		q->active--;
 		q->last_progress_ms = jobs_now_ms();
 	}
 	q->running--;
@@ -388,6 +391,18 @@ jobs_cancel_owner(struct token *t, const void *owner)
 		if (j->discard != NULL)
 			j->discard(j, t);
 	}
+}
+
+void
+jobs_counts(struct token *t, unsigned *queued, unsigned *active)
+{
+	*queued = *active = 0;
+	if (t->queue == NULL)
+		return;
+	pthread_mutex_lock(&t->queue->lock);
+	*queued = t->queue->pending;
+	*active = t->queue->active;
+	pthread_mutex_unlock(&t->queue->lock);
 }
 
 unsigned

@@ -66,6 +66,8 @@ void jobs_free(struct token *t);
 void jobs_cancel_owner(struct token *t, const void *owner);
 /* Jobs waiting (not yet taken by a worker). */
 unsigned jobs_pending(struct token *t);
+/* Jobs waiting and jobs a worker is doing now, read together. */
+void jobs_counts(struct token *t, unsigned *queued, unsigned *active);
 /*
  * Answer every tracked job of the token whose deadline is before now;
  * returns the earliest deadline still ahead (UINT64_MAX: none).
