@@ -6,6 +6,7 @@
 
 #include "hlink.h"
 #include "identity.h"
+#include "jobs.h"
 #include "log.h"
 #include "p11agent/error.h"
 
@@ -31,7 +32,8 @@ handle_hello(struct agent *a, struct conn *c, struct p11a_frame *f)
 	h.version = P11A_PROTOCOL_VERSION;
 	h.name = "p11agentd";
 	h.software = "p11agent " P11A_VERSION;
-	h.capabilities = P11A_CAP_PIPELINING | P11A_CAP_LOCK;
+	h.capabilities =
+		P11A_CAP_PIPELINING | P11A_CAP_LOCK | P11A_CAP_STATUS_DETAIL;
 	h.max_frame = a->opt->limits.max_frame;
 	c->hello_done = 1;
 	if ((out = conn_out_begin(c)) == NULL)
@@ -116,33 +118,68 @@ status_fill_token(struct token *t, struct p11a_token_status *ts)
 	ts->sign_usec_total = atomic_load(&t->stats.usec);
 }
 
+/* Sessions and queue of each token, and how each identity signs. */
+static int
+status_fill_detail(struct agent *a, struct p11a_status_detail *d)
+{
+	struct token **tokens = a->modules.tokens;
+	unsigned queued, running;
+
+	if (d->status.n_tokens > 0 &&
+	    (d->tokens = calloc(d->status.n_tokens, sizeof(*d->tokens))) ==
+		    NULL)
+		return P11A_ERR_NO_MEMORY;
+	for (size_t i = 0; i < d->status.n_tokens; i++) {
+		/* what the helper opened; each worker has one of them */
+		d->tokens[i].sessions = tokens[i]->helper_sessions;
+		jobs_counts(tokens[i], &queued, &running);
+		d->tokens[i].queued = queued;
+		d->tokens[i].running = running;
+	}
+	return registry_paths(tokens, d->status.n_tokens, &d->identities,
+			      &d->n_identities);
+}
+
 int
 handle_status(struct agent *a, struct conn *c, struct p11a_frame *f)
 {
-	struct p11a_status st = {0};
+	struct p11a_status_detail d = {0};
+	struct p11a_status *st = &d.status;
 	struct p11a_buf *out;
+	uint32_t flags;
 	int r;
 
-	if ((r = p11a_decode_empty(&f->payload)) != P11A_OK)
+	if ((r = p11a_decode_status(&f->payload, &flags)) != P11A_OK)
 		return r;
-	st.software = "p11agent " P11A_VERSION;
-	st.uptime_sec = (uint64_t)(time(NULL) - a->started);
-	st.connections = atomic_load(&a->connections);
-	st.requests = atomic_load(&a->requests);
-	st.n_tokens = a->modules.n_tokens;
-	if (st.n_tokens > 0 &&
-	    (st.tokens = calloc(st.n_tokens, sizeof(*st.tokens))) == NULL) {
-		conn_send_error(c, f->id, P11A_ERR_NO_MEMORY, "out of memory");
-		return P11A_OK;
+	st->software = "p11agent " P11A_VERSION;
+	st->uptime_sec = (uint64_t)(time(NULL) - a->started);
+	st->connections = atomic_load(&a->connections);
+	st->requests = atomic_load(&a->requests);
+	st->n_tokens = a->modules.n_tokens;
+	if (st->n_tokens > 0 &&
+	    (st->tokens = calloc(st->n_tokens, sizeof(*st->tokens))) == NULL) {
+		r = P11A_ERR_NO_MEMORY;
+		goto out;
 	}
-	for (size_t i = 0; i < st.n_tokens; i++)
-		status_fill_token(a->modules.tokens[i], &st.tokens[i]);
+	for (size_t i = 0; i < st->n_tokens; i++)
+		status_fill_token(a->modules.tokens[i], &st->tokens[i]);
+	/* before the output lock: the job queues have locks of their own */
+	if ((flags & P11A_STATUS_DETAIL) &&
+	    (r = status_fill_detail(a, &d)) != P11A_OK)
+		goto out;
 	if ((out = conn_out_begin(c)) != NULL) {
-		if (p11a_encode_status_reply(out, f->id, &st) != P11A_OK)
-			conn_warn(c, "cannot queue a status reply");
+		r = (flags & P11A_STATUS_DETAIL)
+			    ? p11a_encode_status_detail_reply(out, f->id, &d)
+			    : p11a_encode_status_reply(out, f->id, st);
 		conn_out_end(c);
 	}
-	free(st.tokens);
+out:
+	if (r != P11A_OK)
+		conn_send_error(c, f->id, r, "cannot make a status reply");
+	/* every string is borrowed */
+	free(st->tokens);
+	free(d.tokens);
+	free(d.identities);
 	return P11A_OK;
 }
 

@@ -614,18 +614,26 @@ registry_lookup(const uint8_t *name, size_t len, struct identity **out)
 	return P11A_ERR_IDENTITY_NOT_FOUND;
 }
 
+/* An array of one item of size per identity, under reg.lock. */
+static int
+registry_calloc_locked(size_t size, void **items)
+{
+	*items = NULL;
+	if (reg.n > 0 && (*items = calloc(reg.n, size)) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	return P11A_OK;
+}
+
 int
 registry_wire_list(struct p11a_identity **items, size_t *n)
 {
-	int r = P11A_OK;
+	int r;
 
-	*items = NULL;
 	*n = 0;
 	pthread_rwlock_rdlock(&reg.lock);
-	if (reg.n > 0 && (*items = calloc(reg.n, sizeof(**items))) == NULL) {
-		r = P11A_ERR_NO_MEMORY;
+	if ((r = registry_calloc_locked(sizeof(**items), (void **)items)) !=
+	    P11A_OK)
 		goto out;
-	}
 	for (size_t i = 0; i < reg.n; i++) {
 		(*items)[i] = reg.items[i]->wire;
 		struct token *t = reg.items[i]->token;
@@ -637,6 +645,49 @@ registry_wire_list(struct p11a_identity **items, size_t *n)
 			(*items)[i].flags |= P11A_IDENTITY_AVAILABLE;
 	}
 	*n = reg.n;
+out:
+	pthread_rwlock_unlock(&reg.lock);
+	return r;
+}
+
+/* The index of t in tokens[n]; n if it is not there. */
+static uint32_t
+token_index(struct token *const *tokens, size_t n, const struct token *t)
+{
+	size_t i;
+
+	for (i = 0; i < n && tokens[i] != t; i++)
+		;
+	return (uint32_t)i;
+}
+
+int
+registry_paths(struct token *const *tokens, size_t n_tokens,
+	       struct p11a_identity_paths **items, size_t *n)
+{
+	int r;
+
+	*n = 0;
+	pthread_rwlock_rdlock(&reg.lock);
+	if ((r = registry_calloc_locked(sizeof(**items), (void **)items)) !=
+	    P11A_OK)
+		goto out;
+	for (size_t i = 0; i < reg.n; i++) {
+		const struct identity *id = reg.items[i];
+		struct p11a_identity_paths *ip = &(*items)[*n];
+
+		ip->token = token_index(tokens, n_tokens, id->token);
+		if (ip->token >= n_tokens)
+			continue;
+		/* the wire's path kinds are scheme.h's */
+		ip->id = (char *)id->id;
+		ip->n_paths = id->wire.n_schemes;
+		for (size_t k = 0; k < ip->n_paths; k++)
+			ip->paths[k] = (struct p11a_scheme_path){
+				id->wire.schemes[k], id->paths[k].kind,
+				(uint32_t)id->paths[k].mechanism};
+		(*n)++;
+	}
 out:
 	pthread_rwlock_unlock(&reg.lock);
 	return r;

@@ -61,5 +61,11 @@ int registry_maybe_locked(const struct token *const *tokens, size_t n,
  * LIST.  Free *items with free() only.
  */
 int registry_wire_list(struct p11a_identity **items, size_t *n);
+/*
+ * How each identity on one of tokens[n_tokens] signs its schemes, for
+ * STATUS: a calloc'd array (free() it) whose ids borrow the registry.
+ */
+int registry_paths(struct token *const *tokens, size_t n_tokens,
+		   struct p11a_identity_paths **items, size_t *n);
 
 #endif

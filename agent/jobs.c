@@ -520,6 +520,18 @@ jobs_cancel_owner(struct token *t, const void *owner)
 	}
 }
 
+void
+jobs_counts(struct token *t, unsigned *queued, unsigned *active)
+{
+	*queued = *active = 0;
+	if (t->queue == NULL)
+		return;
+	pthread_mutex_lock(&t->queue->lock);
+	*queued = t->queue->pending;
+	*active = t->queue->started_sync + t->queue->started_async;
+	pthread_mutex_unlock(&t->queue->lock);
+}
+
 unsigned
 jobs_pending(struct token *t)
 {

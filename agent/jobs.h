@@ -84,8 +84,11 @@ int jobs_stop(struct token *t, int timeout_ms);
 void jobs_free(struct token *t);
 /* Discard every queued job of this owner: a client that hung up. */
 void jobs_cancel_owner(struct token *t, const void *owner);
-/* Jobs waiting (not yet taken by a worker). */
+/* Jobs waiting (not yet started). */
 unsigned jobs_pending(struct token *t);
+/* Jobs waiting and jobs started (with a worker or sent to the helper), read
+ * together. */
+void jobs_counts(struct token *t, unsigned *queued, unsigned *active);
 /*
  * Answer every tracked job of the token whose deadline is before now;
  * returns the earliest deadline still ahead (UINT64_MAX: none).

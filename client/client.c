@@ -877,6 +877,66 @@ p11a_status_free(struct p11a_status *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* STATUS with P11A_STATUS_DETAIL, to an agent that announced it. */
+static int
+status_detail_once(p11a_client *c, struct p11a_status_detail *d)
+{
+	struct p11a_frame f;
+	uint32_t id;
+	int r;
+
+	if ((r = begin_request(c)) != P11A_OK)
+		return r;
+	id = next_request_id(c);
+	if ((r = p11a_encode_status(&c->out, id, P11A_STATUS_DETAIL)) !=
+	    P11A_OK)
+		return encode_failed(c, r, "STATUS");
+	if ((r = transact(c, id, P11A_MSG_STATUS_REPLY, &f)) != P11A_OK)
+		return r;
+	if ((r = p11a_decode_status_detail_reply(&f.payload, d)) != P11A_OK)
+		return set_message(c, r, "malformed STATUS reply: %s",
+				   p11a_strerror(r));
+	return P11A_OK;
+}
+
+/*
+ * An agent that does not announce P11A_CAP_STATUS_DETAIL would close the
+ * connection on the flags (TRAILING_DATA): it gets a plain STATUS.
+ */
+static int
+status_detail_or_plain(p11a_client *c, struct p11a_status_detail *d)
+{
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (!(c->hello.capabilities & P11A_CAP_STATUS_DETAIL))
+		return status_once(c, &d->status);
+	r = status_detail_once(c, d);
+	if (r != P11A_OK)
+		p11a_status_detail_clear(d);
+	return r;
+}
+
+int
+p11a_client_status_detail(p11a_client *c, struct p11a_status_detail *d)
+{
+	int r, tried = 0;
+
+	if (d == NULL)
+		return P11A_ERR_INVALID_ARGUMENT;
+	memset(d, 0, sizeof(*d));
+	do
+		r = status_detail_or_plain(c, d);
+	while (retry_after_break(c, &r, &tried));
+	return r;
+}
+
+void
+p11a_status_detail_free(struct p11a_status_detail *d)
+{
+	p11a_status_detail_clear(d);
+}
+
 int
 p11a_client_lock(p11a_client *c)
 {

@@ -29,6 +29,7 @@
 #include "cmd_tls.h"
 #include "provider/keyfile.h"
 #include "provider/prov.h"
+#include "scheme.h"
 
 #define PROG "p11agent"
 #define PATH_MAX_LEN 108 /* sizeof(sun_path) */
@@ -339,6 +340,13 @@ static void
 print_identity_detail(const struct p11a_identity *id)
 {
 	fputs("    signs:", stdout);
+	if (id->n_schemes == 0) {
+		/* the agent lists such a key rather than hide it: say why */
+		fputs(" none (the token has no mechanism for this key; "
+		      "docs/TOKENS.md)\n",
+		      stdout);
+		return;
+	}
 	if (id->flags & P11A_IDENTITY_AGENT_PADS)
 		fputs(" raw-rsa (CKM_RSA_X_509, padded by the agent)", stdout);
 	if (id->flags & P11A_IDENTITY_MESSAGE_ONLY)
@@ -391,15 +399,16 @@ parse_no_options(const struct command *cmd, int argc, char **argv)
 	return -1;
 }
 
+/* A subcommand that takes --verbose and --help; returns -1 to go on. */
 static int
-parse_list_options(int argc, char **argv, int *verbose)
+parse_verbose_options(const char *name, int argc, char **argv, int *verbose)
 {
 	static const struct option opts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
-	const struct command *cmd = find_command("list");
+	const struct command *cmd = find_command(name);
 	int ch;
 
 	*verbose = 0;
@@ -420,7 +429,7 @@ cmd_list(struct ctx *ctx, int argc, char **argv)
 	size_t i;
 	int r, rc, verbose;
 
-	if ((rc = parse_list_options(argc, argv, &verbose)) >= 0)
+	if ((rc = parse_verbose_options("list", argc, argv, &verbose)) >= 0)
 		return rc;
 	if ((rc = connect_agent(ctx)) != EXIT_OK)
 		return rc;
@@ -649,10 +658,12 @@ format_flags(uint32_t flags, char *buf, size_t len)
 
 #define FLAGS_LEN 96
 
+/* One token's line; the columns of detail are "-" when d is NULL. */
 static void
-print_token(const struct p11a_token_status *t, int label_width, int flags_width)
+print_token(const struct p11a_token_status *t,
+	    const struct p11a_token_detail *d, int label_width, int flags_width)
 {
-	char flags[FLAGS_LEN], avg[32];
+	char flags[FLAGS_LEN], avg[32], queue[48];
 	const char *label =
 		t->label != NULL && *t->label != '\0' ? t->label : "-";
 
@@ -662,15 +673,22 @@ print_token(const struct p11a_token_status *t, int label_width, int flags_width)
 			 (unsigned long long)(t->sign_usec_total / t->signs));
 	else
 		snprintf(avg, sizeof(avg), "-");
-	printf("%-*s  %-*s %10u %7u %10llu %7llu %8s\n", label_width, label,
+	if (d != NULL)
+		snprintf(queue, sizeof(queue), "%8u %6u %7u",
+			 (unsigned)d->sessions, (unsigned)d->queued,
+			 (unsigned)d->running);
+	else
+		snprintf(queue, sizeof(queue), "%8s %6s %7s", "-", "-", "-");
+	printf("%-*s  %-*s %10u %7u %s %10llu %7llu %8s\n", label_width, label,
 	       flags_width, flags, (unsigned)t->identities,
-	       (unsigned)t->workers, (unsigned long long)t->signs,
+	       (unsigned)t->workers, queue, (unsigned long long)t->signs,
 	       (unsigned long long)t->errors, avg);
 }
 
 static void
-print_status(const struct p11a_status *st)
+print_status(const struct p11a_status_detail *d)
 {
+	const struct p11a_status *st = &d->status;
 	int width = (int)strlen("TOKEN"), flags_width = (int)strlen("FLAGS");
 	char flags[FLAGS_LEN];
 	size_t i, n;
@@ -687,27 +705,113 @@ print_status(const struct p11a_status *st)
 		if (strlen(flags) > (size_t)flags_width)
 			flags_width = (int)strlen(flags);
 	}
-	printf("%-*s  %-*s %10s %7s %10s %7s %8s\n", width, "TOKEN",
-	       flags_width, "FLAGS", "IDENTITIES", "WORKERS", "SIGNS", "ERRORS",
-	       "AVG_USEC");
+	printf("%-*s  %-*s %10s %7s %8s %6s %7s %10s %7s %8s\n", width, "TOKEN",
+	       flags_width, "FLAGS", "IDENTITIES", "WORKERS", "SESSIONS",
+	       "QUEUED", "RUNNING", "SIGNS", "ERRORS", "AVG_USEC");
 	for (i = 0; i < st->n_tokens; i++)
-		print_token(&st->tokens[i], width, flags_width);
+		print_token(&st->tokens[i], d->detailed ? &d->tokens[i] : NULL,
+			    width, flags_width);
+}
+
+/* The CKM_ name of the mechanisms a signing path uses; NULL: other. */
+static const char *
+mechanism_name(uint32_t m)
+{
+	static const struct {
+		uint32_t m;
+		const char *name;
+	} names[] = {
+		{CKM_RSA_PKCS, "CKM_RSA_PKCS"},
+		{CKM_RSA_X_509, "CKM_RSA_X_509"},
+		{CKM_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS"},
+		{CKM_SHA1_RSA_PKCS, "CKM_SHA1_RSA_PKCS"},
+		{CKM_SHA256_RSA_PKCS, "CKM_SHA256_RSA_PKCS"},
+		{CKM_SHA384_RSA_PKCS, "CKM_SHA384_RSA_PKCS"},
+		{CKM_SHA512_RSA_PKCS, "CKM_SHA512_RSA_PKCS"},
+		{CKM_SHA1_RSA_PKCS_PSS, "CKM_SHA1_RSA_PKCS_PSS"},
+		{CKM_SHA256_RSA_PKCS_PSS, "CKM_SHA256_RSA_PKCS_PSS"},
+		{CKM_SHA384_RSA_PKCS_PSS, "CKM_SHA384_RSA_PKCS_PSS"},
+		{CKM_SHA512_RSA_PKCS_PSS, "CKM_SHA512_RSA_PKCS_PSS"},
+		{CKM_ECDSA, "CKM_ECDSA"},
+		{CKM_ECDSA_SHA1, "CKM_ECDSA_SHA1"},
+		{CKM_ECDSA_SHA256, "CKM_ECDSA_SHA256"},
+		{CKM_ECDSA_SHA384, "CKM_ECDSA_SHA384"},
+		{CKM_ECDSA_SHA512, "CKM_ECDSA_SHA512"},
+		{CKM_EDDSA, "CKM_EDDSA"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].m == m)
+			return names[i].name;
+	return NULL;
+}
+
+static const char *
+path_name(uint8_t path)
+{
+	switch (path) {
+	case P11A_SIGN_PATH_NATIVE:
+		return "native";
+	case P11A_SIGN_PATH_RAW:
+		return "raw";
+	case P11A_SIGN_PATH_HASHED:
+		return "hashed";
+	default:
+		return "unknown";
+	}
+}
+
+/* --verbose: one line per scheme of each identity, how it is signed. */
+static void
+print_paths(const struct p11a_status_detail *d)
+{
+	const char *name, *token;
+
+	if (!d->detailed) {
+		puts("\n(the agent does not report signing paths)");
+		return;
+	}
+	printf("\n%-32s  %-16s %-24s %-7s %s\n", "IDENTITY", "TOKEN", "SCHEME",
+	       "PATH", "MECHANISM");
+	for (size_t i = 0; i < d->n_identities; i++) {
+		const struct p11a_identity_paths *ip = &d->identities[i];
+
+		token = d->status.tokens[ip->token].label;
+		for (size_t k = 0; k < ip->n_paths; k++) {
+			const struct p11a_scheme_path *sp = &ip->paths[k];
+
+			name = p11a_scheme_to_name(sp->scheme);
+			printf("%-32s  %-16s ", ip->id,
+			       token != NULL && *token ? token : "-");
+			if (name != NULL)
+				printf("%-24s ", name);
+			else
+				printf("0x%04x%18s ", (unsigned)sp->scheme, "");
+			printf("%-7s ", path_name(sp->path));
+			if ((name = mechanism_name(sp->mechanism)) != NULL)
+				puts(name);
+			else
+				printf("0x%lx\n", (unsigned long)sp->mechanism);
+		}
+	}
 }
 
 static int
 cmd_status(struct ctx *ctx, int argc, char **argv)
 {
-	struct p11a_status st = {0};
-	int r, rc;
+	struct p11a_status_detail d = {0};
+	int r, rc, verbose;
 
-	if ((rc = parse_no_options(find_command("status"), argc, argv)) >= 0)
+	if ((rc = parse_verbose_options("status", argc, argv, &verbose)) >= 0)
 		return rc;
 	if ((rc = connect_agent(ctx)) != EXIT_OK)
 		return rc;
-	if ((r = p11a_client_status(ctx->c, &st)) != P11A_OK)
+	if ((r = p11a_client_status_detail(ctx->c, &d)) != P11A_OK)
 		return report(ctx, r, "status");
-	print_status(&st);
-	p11a_status_free(&st);
+	print_status(&d);
+	if (verbose)
+		print_paths(&d);
+	p11a_status_detail_free(&d);
 	return EXIT_OK;
 }
 
@@ -1196,8 +1300,11 @@ static const struct command commands[] = {
 	 "a TLS SignatureScheme (RFC 8446 name, e.g. rsa_pss_rsae_sha256);\n"
 	 "write the raw signature to FILE (default: stdout).\n"
 	 "  --digest   the input is already a digest of the scheme's hash\n"},
-	{"status", PROG " status", cmd_status, "[--help]",
-	 "Show the agent's version, uptime and counters, and its tokens.\n"},
+	{"status", PROG " status", cmd_status, "[--verbose] [--help]",
+	 "Show the agent's version, uptime and counters, and its tokens:\n"
+	 "their workers and sessions, the jobs queued and running.\n"
+	 "--verbose also shows how each identity signs each scheme\n"
+	 "(native, raw RSA padded by the agent, or hashed).\n"},
 	{"lock", PROG " lock", cmd_lock, "[--help]",
 	 "Log out of every token and forget cached PINs.\n"},
 	{"unlock", PROG " unlock", cmd_unlock,

@@ -24,6 +24,10 @@
 #define IDENTITY_MIN_LEN (4 + 4 + 4 + 1 + 2 + 4 + 4 + 2 + 4 + 4)
 /* token: label, uri, module (3 x u32 length), 3 x u32, 3 x u64 */
 #define TOKEN_MIN_LEN (4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 8)
+/* token detail: sessions, queued, running */
+#define TOKEN_DETAIL_LEN (4 + 4 + 4)
+/* identity paths: id (u32 length), token u32, n_paths u16 */
+#define PATHS_MIN_LEN (4 + 4 + 2)
 
 int
 p11a_frame_next(struct p11a_buf *in, size_t max_frame, struct p11a_frame *f)
@@ -288,22 +292,84 @@ enc_token(struct enc *e, const struct p11a_token_status *t)
 }
 
 int
+p11a_encode_status(struct p11a_buf *out, uint32_t id, uint32_t flags)
+{
+	struct enc e;
+
+	enc_begin(&e, out, P11A_MSG_STATUS, id);
+	if (flags != 0)
+		enc_u32(&e, flags);
+	return enc_end(&e);
+}
+
+static void
+enc_status(struct enc *e, const struct p11a_status *st)
+{
+	size_t i;
+
+	if (st->tokens == NULL && st->n_tokens > 0) {
+		enc_fail(e, P11A_ERR_INVALID_ARGUMENT);
+		return;
+	}
+	enc_string(e, st->software);
+	enc_u64(e, st->uptime_sec);
+	enc_u32(e, st->connections);
+	enc_u64(e, st->requests);
+	enc_count(e, st->n_tokens);
+	for (i = 0; i < st->n_tokens && e->r == P11A_OK; i++)
+		enc_token(e, &st->tokens[i]);
+}
+
+int
 p11a_encode_status_reply(struct p11a_buf *out, uint32_t id,
 			 const struct p11a_status *st)
 {
 	struct enc e;
+
+	enc_begin(&e, out, P11A_MSG_STATUS_REPLY, id);
+	enc_status(&e, st);
+	return enc_end(&e);
+}
+
+static void
+enc_identity_paths(struct enc *e, const struct p11a_identity_paths *ip,
+		   size_t n_tokens)
+{
+	if (ip->n_paths > P11A_MAX_SCHEMES || ip->token >= n_tokens) {
+		enc_fail(e, P11A_ERR_INVALID_ARGUMENT);
+		return;
+	}
+	enc_string(e, ip->id);
+	enc_u32(e, ip->token);
+	enc_u16(e, (uint16_t)ip->n_paths);
+	for (size_t i = 0; i < ip->n_paths; i++) {
+		enc_u16(e, ip->paths[i].scheme);
+		enc_u8(e, ip->paths[i].path);
+		enc_u32(e, ip->paths[i].mechanism);
+	}
+}
+
+int
+p11a_encode_status_detail_reply(struct p11a_buf *out, uint32_t id,
+				const struct p11a_status_detail *d)
+{
+	const size_t n_tokens = d->status.n_tokens;
+	struct enc e;
 	size_t i;
 
-	if (st->tokens == NULL && st->n_tokens > 0)
-		return P11A_ERR_INVALID_ARGUMENT;
 	enc_begin(&e, out, P11A_MSG_STATUS_REPLY, id);
-	enc_string(&e, st->software);
-	enc_u64(&e, st->uptime_sec);
-	enc_u32(&e, st->connections);
-	enc_u64(&e, st->requests);
-	enc_count(&e, st->n_tokens);
-	for (i = 0; i < st->n_tokens && e.r == P11A_OK; i++)
-		enc_token(&e, &st->tokens[i]);
+	enc_status(&e, &d->status);
+	if ((d->tokens == NULL && n_tokens > 0) ||
+	    (d->identities == NULL && d->n_identities > 0))
+		enc_fail(&e, P11A_ERR_INVALID_ARGUMENT);
+	for (i = 0; i < n_tokens && e.r == P11A_OK; i++) {
+		enc_u32(&e, d->tokens[i].sessions);
+		enc_u32(&e, d->tokens[i].queued);
+		enc_u32(&e, d->tokens[i].running);
+	}
+	enc_count(&e, d->n_identities);
+	for (i = 0; i < d->n_identities && e.r == P11A_OK; i++)
+		enc_identity_paths(&e, &d->identities[i], n_tokens);
 	return enc_end(&e);
 }
 
@@ -543,13 +609,29 @@ get_token(struct p11a_buf *p, struct p11a_token_status *t)
 }
 
 int
-p11a_decode_status_reply(struct p11a_buf *p, struct p11a_status *st)
+p11a_decode_status(struct p11a_buf *p, uint32_t *flags)
 {
 	size_t off = p->off;
+	int r;
+
+	*flags = 0;
+	if ((p11a_buf_remaining(p) >= 4 &&
+	     (r = p11a_buf_get_u32(p, flags)) != P11A_OK) ||
+	    (r = check_end(p)) != P11A_OK) {
+		*flags = 0;
+		p->off = off;
+		return r;
+	}
+	return P11A_OK;
+}
+
+/* The fields of every STATUS_REPLY; the caller checks what follows. */
+static int
+get_status(struct p11a_buf *p, struct p11a_status *st)
+{
 	uint32_t count;
 	int r;
 
-	memset(st, 0, sizeof(*st));
 	if ((r = p11a_buf_get_cstring(p, &st->software)) != P11A_OK ||
 	    (r = p11a_buf_get_u64(p, &st->uptime_sec)) != P11A_OK ||
 	    (r = p11a_buf_get_u32(p, &st->connections)) != P11A_OK ||
@@ -557,17 +639,104 @@ p11a_decode_status_reply(struct p11a_buf *p, struct p11a_status *st)
 	    (r = p11a_buf_get_u32(p, &count)) != P11A_OK ||
 	    (r = alloc_counted(p, count, TOKEN_MIN_LEN, sizeof(*st->tokens),
 			       (void **)&st->tokens)) != P11A_OK)
-		goto fail;
+		return r;
 	for (st->n_tokens = 0; st->n_tokens < count;) {
 		r = get_token(p, &st->tokens[st->n_tokens++]);
 		if (r != P11A_OK)
-			goto fail;
+			return r;
 	}
-	if ((r = check_end(p)) != P11A_OK)
+	return P11A_OK;
+}
+
+int
+p11a_decode_status_reply(struct p11a_buf *p, struct p11a_status *st)
+{
+	size_t off = p->off;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = get_status(p, st)) != P11A_OK || (r = check_end(p)) != P11A_OK)
 		goto fail;
 	return P11A_OK;
 fail:
 	p11a_status_clear(st);
+	p->off = off;
+	return r;
+}
+
+static int
+get_identity_paths(struct p11a_buf *p, struct p11a_identity_paths *ip,
+		   size_t n_tokens)
+{
+	uint16_t n;
+	int r;
+
+	if ((r = p11a_buf_get_cstring(p, &ip->id)) != P11A_OK ||
+	    (r = p11a_buf_get_u32(p, &ip->token)) != P11A_OK ||
+	    (r = p11a_buf_get_u16(p, &n)) != P11A_OK)
+		return r;
+	if (ip->token >= n_tokens || n > P11A_MAX_SCHEMES)
+		return P11A_ERR_PROTOCOL;
+	for (ip->n_paths = 0; ip->n_paths < n; ip->n_paths++) {
+		struct p11a_scheme_path *sp = &ip->paths[ip->n_paths];
+
+		if ((r = p11a_buf_get_u16(p, &sp->scheme)) != P11A_OK ||
+		    (r = p11a_buf_get_u8(p, &sp->path)) != P11A_OK ||
+		    (r = p11a_buf_get_u32(p, &sp->mechanism)) != P11A_OK)
+			return r;
+	}
+	return P11A_OK;
+}
+
+/* What follows the tokens in a reply to STATUS with P11A_STATUS_DETAIL. */
+static int
+get_status_detail(struct p11a_buf *p, struct p11a_status_detail *d)
+{
+	const size_t n_tokens = d->status.n_tokens;
+	uint32_t count;
+	int r;
+
+	if (n_tokens > p11a_buf_remaining(p) / TOKEN_DETAIL_LEN)
+		return P11A_ERR_TRUNCATED;
+	if (n_tokens > 0 &&
+	    (d->tokens = calloc(n_tokens, sizeof(*d->tokens))) == NULL)
+		return P11A_ERR_NO_MEMORY;
+	for (size_t i = 0; i < n_tokens; i++)
+		if ((r = p11a_buf_get_u32(p, &d->tokens[i].sessions)) !=
+			    P11A_OK ||
+		    (r = p11a_buf_get_u32(p, &d->tokens[i].queued)) !=
+			    P11A_OK ||
+		    (r = p11a_buf_get_u32(p, &d->tokens[i].running)) != P11A_OK)
+			return r;
+	if ((r = p11a_buf_get_u32(p, &count)) != P11A_OK ||
+	    (r = alloc_counted(p, count, PATHS_MIN_LEN, sizeof(*d->identities),
+			       (void **)&d->identities)) != P11A_OK)
+		return r;
+	for (d->n_identities = 0; d->n_identities < count;) {
+		r = get_identity_paths(p, &d->identities[d->n_identities++],
+				       n_tokens);
+		if (r != P11A_OK)
+			return r;
+	}
+	return P11A_OK;
+}
+
+int
+p11a_decode_status_detail_reply(struct p11a_buf *p,
+				struct p11a_status_detail *d)
+{
+	size_t off = p->off;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if ((r = get_status(p, &d->status)) != P11A_OK ||
+	    (r = get_status_detail(p, d)) != P11A_OK ||
+	    (r = check_end(p)) != P11A_OK)
+		goto fail;
+	d->detailed = 1;
+	return P11A_OK;
+fail:
+	p11a_status_detail_clear(d);
 	p->off = off;
 	return r;
 }
@@ -652,4 +821,17 @@ p11a_status_clear(struct p11a_status *st)
 		token_status_clear(&st->tokens[i]);
 	free(st->tokens);
 	memset(st, 0, sizeof(*st));
+}
+
+void
+p11a_status_detail_clear(struct p11a_status_detail *d)
+{
+	if (d == NULL)
+		return;
+	p11a_status_clear(&d->status);
+	free(d->tokens);
+	for (size_t i = 0; d->identities != NULL && i < d->n_identities; i++)
+		free(d->identities[i].id);
+	free(d->identities);
+	memset(d, 0, sizeof(*d));
 }

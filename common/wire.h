@@ -63,8 +63,13 @@ int p11a_encode_identities(struct p11a_buf *out, uint32_t id,
 			   const struct p11a_identity *items, size_t n);
 int p11a_encode_signature(struct p11a_buf *out, uint32_t id, const uint8_t *sig,
 			  size_t sig_len);
+/* STATUS; flags (P11A_STATUS_*) go out only when not 0, as UNLOCK's */
+int p11a_encode_status(struct p11a_buf *out, uint32_t id, uint32_t flags);
 int p11a_encode_status_reply(struct p11a_buf *out, uint32_t id,
 			     const struct p11a_status *st);
+/* The reply to STATUS with P11A_STATUS_DETAIL; d->detailed is ignored. */
+int p11a_encode_status_detail_reply(struct p11a_buf *out, uint32_t id,
+				    const struct p11a_status_detail *d);
 int p11a_encode_error(struct p11a_buf *out, uint32_t id, uint32_t code,
 		      const char *message);
 
@@ -82,7 +87,12 @@ int p11a_decode_unlock(struct p11a_buf *p, char **token_uri,
 int p11a_decode_identities(struct p11a_buf *p, struct p11a_identity_list *list);
 int p11a_decode_signature(struct p11a_buf *p, const uint8_t **sig,
 			  size_t *sig_len);
+/* *flags is 0 when the optional flags field is absent */
+int p11a_decode_status(struct p11a_buf *p, uint32_t *flags);
 int p11a_decode_status_reply(struct p11a_buf *p, struct p11a_status *st);
+/* A reply to STATUS with P11A_STATUS_DETAIL; sets d->detailed. */
+int p11a_decode_status_detail_reply(struct p11a_buf *p,
+				    struct p11a_status_detail *d);
 /* *message is allocated */
 int p11a_decode_error(struct p11a_buf *p, uint32_t *code, char **message);
 
@@ -90,5 +100,6 @@ void p11a_hello_clear(struct p11a_hello *h);
 void p11a_identity_clear(struct p11a_identity *id);
 void p11a_identity_list_clear(struct p11a_identity_list *list);
 void p11a_status_clear(struct p11a_status *st);
+void p11a_status_detail_clear(struct p11a_status_detail *d);
 
 #endif

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build p11agent and check it the way CI does:
 #   1. a normal build (build/, the default compiler) and all its tests,
-#      including the Debian packages' (label package, docs/PACKAGING.md);
+#      including the Debian packages' (label package, docs/PACKAGING.md),
+#      a TPM's (label tpm) and opencryptoki's soft token (label
+#      opencryptoki: as root only, it resets the system's soft token;
+#      skipped otherwise, docs/TOKENS.md);
 #   2. lint: clang-tidy (.clang-tidy) and cppcheck (.cppcheck-suppressions)
 #      over agent/, common/, client/ and tests/ -- any finding fails;
 #   3. valgrind memcheck over the agent's integration tests (the agent

@@ -4,7 +4,12 @@
  * Signing turns OpenSSL's request into one SIGN request:
  *   - EVP_PKEY_sign() (the input is a digest): DIGEST form;
  *   - EVP_DigestSign*(): the message is hashed here, as it streams in,
- *     and sent in DIGEST form; Ed25519 sends the message itself;
+ *     and sent in DIGEST form; Ed25519 sends the message itself, and so
+ *     does a key whose token can only hash-and-sign (MESSAGE_ONLY: e.g.
+ *     CKM_ECDSA_SHA256 without CKM_ECDSA), which refuses a digest; a
+ *     message too long for one frame then goes as a digest, which works
+ *     for the schemes the token signs natively and is refused clearly for
+ *     the others;
  *   - except when the message is a TLS 1.3 client CertificateVerify
  *     content (64 spaces, "TLS 1.3, client CertificateVerify", 0x00 and
  *     a 32- or 48-byte transcript hash): then only the transcript hash
@@ -52,8 +57,9 @@ struct sigctx {
 	EVP_MD_CTX *hash;     /* running hash of the message */
 	uint8_t head[CV_MAX]; /* its first bytes */
 	size_t total;	      /* its length so far */
-	uint8_t *msg;	      /* Ed25519: the whole message */
+	uint8_t *msg;	      /* Ed25519, MESSAGE_ONLY: the whole message */
 	size_t msg_len, msg_cap;
+	int msg_over; /* MESSAGE_ONLY: it outgrew one frame */
 	/* delegated verification */
 	EVP_MD_CTX *vctx;
 };
@@ -85,6 +91,7 @@ reset_stream(struct sigctx *c)
 	free(c->msg);
 	c->msg = NULL;
 	c->msg_len = c->msg_cap = 0;
+	c->msg_over = 0;
 	c->total = 0;
 }
 
@@ -578,6 +585,18 @@ agent_sign(struct sigctx *c, uint16_t scheme, uint32_t flags,
 	req.data_len = len;
 	r = p11a_agent_sign(&req, c->key->label, &out, &out_len, msg,
 			    sizeof(msg));
+	if (r == P11A_ERR_BAD_INPUT && (flags & P11A_SIGN_DIGEST) &&
+	    (c->key->flags & P11A_IDENTITY_MESSAGE_ONLY)) {
+		p11a_prov_raise(c->prov, r,
+				"key '%s' signs %s only over the whole message "
+				"(its token hashes it itself), not a digest: "
+				"use EVP_DigestSign (openssl dgst -sign, "
+				"pkeyutl -rawin) with messages of at most %u "
+				"bytes",
+				c->key->label, p11a_scheme_to_name(scheme),
+				(unsigned)MESSAGE_MAX);
+		return 0;
+	}
 	if (r != P11A_OK) {
 		p11a_prov_raise_agent(c->prov, r, "p11agentd did not sign",
 				      msg);
@@ -655,12 +674,28 @@ sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
 
 /* ---- sign a message ------------------------------------------------------ */
 
+/* Whether the message itself goes to the agent, not its digest. */
+static int
+sends_message(const struct sigctx *c)
+{
+	return c->key->type == P11A_KEY_ED25519 ||
+	       (c->key->flags & P11A_IDENTITY_MESSAGE_ONLY);
+}
+
 static int
 append_message(struct sigctx *c, const uint8_t *data, size_t len)
 {
 	size_t cap;
 	uint8_t *grown;
 
+	if (c->msg_over)
+		return 1;
+	if (len > MESSAGE_MAX - c->msg_len &&
+	    c->key->type != P11A_KEY_ED25519) {
+		/* the digest is sent instead; a hashing token refuses it */
+		c->msg_over = 1;
+		return 1;
+	}
 	if (len > MESSAGE_MAX - c->msg_len) {
 		p11a_prov_raise(c->prov, P11A_PROV_R_MESSAGE_TOO_LONG,
 				"an Ed25519 message is sent whole: at most "
@@ -713,8 +748,10 @@ sig_digest_sign_update(void *ctx, const unsigned char *data, size_t len)
 		memcpy(c->head + c->total, data, len < keep ? len : keep);
 	}
 	c->total = len > SIZE_MAX - c->total ? SIZE_MAX : c->total + len;
+	if (sends_message(c) && !append_message(c, data, len))
+		return 0;
 	if (c->key->type == P11A_KEY_ED25519)
-		return append_message(c, data, len);
+		return 1;
 	return start_hash(c) && EVP_DigestUpdate(c->hash, data, len);
 }
 
@@ -756,7 +793,7 @@ sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen,
 	if (tls13_transcript(c, &th, &th_len))
 		return agent_sign(c, scheme, P11A_SIGN_TLS13_CLIENT_CV, th,
 				  th_len, sig, siglen, sigsize);
-	if (c->key->type == P11A_KEY_ED25519)
+	if (sends_message(c) && !c->msg_over)
 		return agent_sign(c, scheme, 0, c->msg, c->msg_len, sig, siglen,
 				  sigsize);
 	if (!start_hash(c) || !EVP_DigestFinal_ex(c->hash, digest, &dlen))

@@ -59,14 +59,19 @@ SIGN_TLS13_CLIENT_CV = 0x02
 
 # UNLOCK flags (section 6.9)
 UNLOCK_FINAL_TRY = 0x01
+STATUS_DETAIL = 0x01  # STATUS flags (6.3): sessions, queue, signing paths
 
 # Identity flags (8.2), token flags (8.3), capabilities (8.4)
-IDENTITY_FLAGS = {0x01: "AVAILABLE", 0x02: "TLS13_CLIENT_ONLY"}
+IDENTITY_FLAGS = {0x01: "AVAILABLE", 0x02: "TLS13_CLIENT_ONLY",
+                  0x04: "ALWAYS_AUTH", 0x08: "AGENT_PADS",
+                  0x10: "MESSAGE_ONLY"}
 TOKEN_FLAGS = {0x01: "PRESENT", 0x02: "LOGGED_IN", 0x04: "PROTECTED_AUTH",
                0x08: "NEEDS_UNLOCK", 0x10: "RECOVERING", 0x20: "FAILED",
                0x40: "PIN_COUNT_LOW", 0x80: "PIN_FINAL_TRY",
                0x100: "PIN_LOCKED"}
-CAPABILITIES = {0x01: "PIPELINING", 0x02: "LOCK"}
+CAPABILITIES = {0x01: "PIPELINING", 0x02: "LOCK", 0x04: "STATUS_DETAIL"}
+# signing paths in a STATUS_REPLY with detail (6.7)
+SIGN_PATHS = {1: "native", 2: "raw", 3: "hashed"}
 
 KEY_TYPES = {1: "rsa", 2: "ec", 3: "ed25519"}
 
@@ -195,6 +200,9 @@ class Reader:
                              "string with a NUL byte")
         return b.decode("utf-8", errors="replace")
 
+    def remaining(self):
+        return len(self.data) - self.pos
+
     def count(self, min_item_size):
         """A u32 count whose items take at least min_item_size bytes:
         judged against what is left before anything is built."""
@@ -263,6 +271,34 @@ def decode_status(r):
         t["errors"] = r.u64()
         t["sign_usec_total"] = r.u64()
         st["tokens"].append(t)
+    return st
+
+
+def decode_status_detail(r, st):
+    """What follows the tokens when STATUS asked for STATUS_DETAIL."""
+    tokens = st["tokens"]
+    if len(tokens) * 12 > r.remaining():
+        raise AgentError(ERRORS.index("TRUNCATED"),
+                         "token details run past the end")
+    for t in tokens:
+        t["sessions"] = r.u32()
+        t["queued"] = r.u32()
+        t["running"] = r.u32()
+    st["identities"] = []
+    for _ in range(r.count(10)):
+        ident = {"id": r.string(), "token": r.u32(), "paths": []}
+        n = r.u16()
+        if ident["token"] >= len(tokens) or n > 16:
+            raise AgentError(ERRORS.index("PROTOCOL"),
+                             "signing paths of an unknown token or too many")
+        ident["token"] = tokens[ident["token"]]["label"]
+        for _ in range(n):
+            scheme, path, mech = r.u16(), r.u8(), r.u32()
+            ident["paths"].append({
+                "scheme": SCHEME_NAMES.get(scheme, "0x%04x" % scheme),
+                "path": SIGN_PATHS.get(path, "unknown(%d)" % path),
+                "mechanism": "0x%x" % mech})
+        st["identities"].append(ident)
     return st
 
 
@@ -423,9 +459,18 @@ class Client:
         r.end()
         return sig
 
-    def status(self):
-        r = self.request(STATUS, b"", STATUS_REPLY)
+    def status(self, detail=False):
+        """detail: also each token's sessions and queue and each
+        identity's signing paths, from an agent that announces
+        STATUS_DETAIL (an older one would close the connection on the
+        flags: it gets a plain STATUS, and the result has no
+        "identities")."""
+        detail = detail and "STATUS_DETAIL" in self.hello["capabilities"]
+        payload = struct.pack(">I", STATUS_DETAIL) if detail else b""
+        r = self.request(STATUS, payload, STATUS_REPLY)
         st = decode_status(r)
+        if detail:
+            decode_status_detail(r, st)
         r.end()
         return st
 
@@ -482,7 +527,7 @@ def cmd_sign(agent, args):
 
 
 def cmd_status(agent, args):
-    st = agent.status()
+    st = agent.status(detail=True)
     if args.json:
         json.dump(st, sys.stdout, indent=1)
         print()
@@ -491,9 +536,18 @@ def cmd_status(agent, args):
         st["software"], st["uptime_sec"], st["connections"], st["requests"]))
     for t in st["tokens"]:
         avg = t["sign_usec_total"] // t["signs"] if t["signs"] else 0
-        print("%s %s %s ids=%d workers=%d signs=%d errors=%d avg=%dus" % (
+        queue = ""
+        if "sessions" in t:
+            queue = " sessions=%d queued=%d running=%d" % (
+                t["sessions"], t["queued"], t["running"])
+        print("%s %s %s ids=%d workers=%d%s signs=%d errors=%d avg=%dus" % (
             t["label"], t["uri"], ",".join(t["flags"]) or "-",
-            t["identities"], t["workers"], t["signs"], t["errors"], avg))
+            t["identities"], t["workers"], queue, t["signs"], t["errors"],
+            avg))
+    for i in st.get("identities", []):
+        for p in i["paths"]:
+            print("%s %s %s %s %s" % (i["id"], i["token"], p["scheme"],
+                                      p["path"], p["mechanism"]))
 
 
 def parse_args(argv):

@@ -119,6 +119,18 @@ int p11a_client_status(p11a_client *c, struct p11a_status *st);
 /* p11a_status_free - release what p11a_client_status() filled. */
 void p11a_status_free(struct p11a_status *st);
 
+/*
+ * p11a_client_status_detail - STATUS with the sessions and queue of each
+ * token and the signing path of each identity's schemes
+ * (docs/PROTOCOL.md 6.7).  From an agent without them (no
+ * P11A_CAP_STATUS_DETAIL) only d->status is filled and d->detailed is
+ * 0.  Free with p11a_status_detail_free().
+ */
+int p11a_client_status_detail(p11a_client *c, struct p11a_status_detail *d);
+
+/* p11a_status_detail_free - release what p11a_client_status_detail() filled. */
+void p11a_status_detail_free(struct p11a_status_detail *d);
+
 /* p11a_client_lock - log out of every token and wipe cached PINs. */
 int p11a_client_lock(p11a_client *c);
 

@@ -94,9 +94,15 @@ enum p11a_key_type { P11A_KEY_RSA = 1, P11A_KEY_EC = 2, P11A_KEY_ED25519 = 3 };
 /* UNLOCK flags */
 #define P11A_UNLOCK_FINAL_TRY 0x01u /* a token's last PIN try may be used */
 
+/* STATUS flags (an optional u32 payload; absent: 0) */
+/* the reply also carries the token details and signing paths */
+#define P11A_STATUS_DETAIL 0x01u
+
 /* HELLO capabilities */
 #define P11A_CAP_PIPELINING 0x01u
 #define P11A_CAP_LOCK 0x02u
+/* STATUS takes P11A_STATUS_DETAIL; never send it to an agent without */
+#define P11A_CAP_STATUS_DETAIL 0x04u
 
 #define P11A_MAX_SCHEMES 16
 
@@ -157,6 +163,43 @@ struct p11a_status {
 	uint64_t requests;
 	size_t n_tokens;
 	struct p11a_token_status *tokens;
+};
+
+/* STATUS_REPLY's detail of one token (P11A_STATUS_DETAIL) */
+struct p11a_token_detail {
+	uint32_t sessions; /* PKCS#11 sessions its workers use, one each */
+	uint32_t queued;   /* jobs waiting for a worker */
+	uint32_t running;  /* jobs a worker is doing now */
+};
+
+/* signing paths (P11A_STATUS_DETAIL) */
+enum p11a_sign_path_kind {
+	P11A_SIGN_PATH_NATIVE = 1, /* the scheme's own mechanism */
+	P11A_SIGN_PATH_RAW = 2,	   /* CKM_RSA_X_509, padded by the agent */
+	P11A_SIGN_PATH_HASHED = 3  /* hash-and-sign: message form only */
+};
+
+struct p11a_scheme_path {
+	uint16_t scheme;
+	uint8_t path;	    /* enum p11a_sign_path_kind */
+	uint32_t mechanism; /* the CKM_* the token is asked for */
+};
+
+/* How one identity signs each of its schemes. */
+struct p11a_identity_paths {
+	char *id;
+	uint32_t token; /* index into the reply's tokens */
+	size_t n_paths;
+	struct p11a_scheme_path paths[P11A_MAX_SCHEMES];
+};
+
+/* A STATUS_REPLY to STATUS with P11A_STATUS_DETAIL. */
+struct p11a_status_detail {
+	struct p11a_status status;
+	int detailed; /* 0: the agent has no detail, the rest is empty */
+	struct p11a_token_detail *tokens; /* status.n_tokens of them */
+	size_t n_identities;
+	struct p11a_identity_paths *identities;
 };
 
 #ifdef __cplusplus

@@ -6,11 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #define MAX_SLOTS 32
 #define PIV_SIGN_MS 150
 #define PIV_PIN_TRIES 3
+#define MAX_HASHING 64
 
-enum card_kind { CARD_NONE, CARD_PIV, CARD_SINGLE_SESSION, CARD_NO_ECDSA };
+enum card_kind {
+	CARD_NONE,
+	CARD_PIV,
+	CARD_SINGLE_SESSION,
+	CARD_NO_ECDSA,
+	CARD_HASHED_ONLY
+};
 
 struct slot_state {
 	int used;
@@ -23,6 +32,11 @@ static struct {
 	pthread_mutex_t lock;
 	enum card_kind kind;
 	struct slot_state slots[MAX_SLOTS];
+	/* sessions inside an emulated hash-and-sign operation */
+	struct {
+		CK_SESSION_HANDLE h;
+		const char *md;
+	} hashing[MAX_HASHING];
 } card = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int
@@ -38,6 +52,8 @@ card_init(void)
 		card.kind = CARD_SINGLE_SESSION;
 	else if (strcmp(v, "no-ecdsa") == 0)
 		card.kind = CARD_NO_ECDSA;
+	else if (strcmp(v, "hashed-only") == 0)
+		card.kind = CARD_HASHED_ONLY;
 	else {
 		fprintf(stderr,
 			"faulty-pkcs11: unknown FAULTY_PKCS11_CARD %s\n", v);
@@ -132,7 +148,8 @@ card_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
 	struct slot_state *s;
 
-	if (card.kind == CARD_NONE || card.kind == CARD_NO_ECDSA)
+	if (card.kind == CARD_NONE || card.kind == CARD_NO_ECDSA ||
+	    card.kind == CARD_HASHED_ONLY)
 		return;
 	pthread_mutex_lock(&card.lock);
 	info->ulMaxSessionCount = max_sessions();
@@ -158,10 +175,20 @@ is_ecdsa(CK_MECHANISM_TYPE m)
 	       m == CKM_ECDSA_SHA512;
 }
 
+/* The mechanisms that sign what the caller hashed or padded. */
+static int
+is_raw_sign(CK_MECHANISM_TYPE m)
+{
+	return m == CKM_ECDSA || m == CKM_RSA_PKCS || m == CKM_RSA_X_509 ||
+	       m == CKM_RSA_PKCS_PSS;
+}
+
 int
 card_has_mechanism(CK_MECHANISM_TYPE m)
 {
 	switch (card.kind) {
+	case CARD_HASHED_ONLY:
+		return !is_raw_sign(m);
 	case CARD_PIV:
 		return m == CKM_RSA_PKCS || m == CKM_RSA_X_509 ||
 		       m == CKM_ECDSA;
@@ -172,15 +199,93 @@ card_has_mechanism(CK_MECHANISM_TYPE m)
 	}
 }
 
-CK_ULONG
-card_filter_mechanisms(CK_MECHANISM_TYPE *list, CK_ULONG n)
+/*
+ * hashed-only: CKM_ECDSA_SHA* are emulated (SoftHSM 2.6 has none): the
+ * shim hashes the message and signs the digest with the real CKM_ECDSA.
+ */
+static const char *
+emulated_md(CK_MECHANISM_TYPE m)
 {
-	CK_ULONG kept = 0;
+	if (card.kind != CARD_HASHED_ONLY)
+		return NULL;
+	switch (m) {
+	case CKM_ECDSA_SHA1:
+		return "SHA1";
+	case CKM_ECDSA_SHA256:
+		return "SHA256";
+	case CKM_ECDSA_SHA384:
+		return "SHA384";
+	case CKM_ECDSA_SHA512:
+		return "SHA512";
+	default:
+		return NULL;
+	}
+}
 
-	for (CK_ULONG i = 0; i < n; i++)
-		if (card_has_mechanism(list[i]))
+CK_MECHANISM_TYPE
+card_real_mechanism(CK_MECHANISM_TYPE m)
+{
+	return emulated_md(m) != NULL ? CKM_ECDSA : m;
+}
+
+CK_ULONG
+card_filter_mechanisms(CK_MECHANISM_TYPE *list, CK_ULONG n, CK_ULONG cap)
+{
+	static const CK_MECHANISM_TYPE ecdsa_sha[] = {
+		CKM_ECDSA_SHA1, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
+		CKM_ECDSA_SHA512};
+	CK_ULONG kept = 0;
+	int ecdsa = 0;
+
+	for (CK_ULONG i = 0; i < n; i++) {
+		ecdsa |= list[i] == CKM_ECDSA;
+		if (card_has_mechanism(list[i]) && emulated_md(list[i]) == NULL)
 			list[kept++] = list[i];
+	}
+	for (size_t i = 0;
+	     ecdsa && card.kind == CARD_HASHED_ONLY && i < 4 && kept < cap; i++)
+		list[kept++] = ecdsa_sha[i];
 	return kept;
+}
+
+void
+card_sign_begin(CK_SESSION_HANDLE h, CK_MECHANISM_TYPE m)
+{
+	const char *md = emulated_md(m);
+	int free_slot = -1;
+
+	pthread_mutex_lock(&card.lock);
+	for (int i = 0; i < MAX_HASHING; i++) {
+		if (card.hashing[i].md != NULL && card.hashing[i].h == h)
+			card.hashing[i].md = NULL;
+		if (card.hashing[i].md == NULL && free_slot < 0)
+			free_slot = i;
+	}
+	if (md != NULL && free_slot >= 0) {
+		card.hashing[free_slot].h = h;
+		card.hashing[free_slot].md = md;
+	}
+	pthread_mutex_unlock(&card.lock);
+}
+
+int
+card_sign_input(CK_SESSION_HANDLE h, const CK_BYTE *data, CK_ULONG len,
+		CK_BYTE *out, CK_ULONG *out_len)
+{
+	const char *md = NULL;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&card.lock);
+	for (int i = 0; i < MAX_HASHING && md == NULL; i++)
+		if (card.hashing[i].md != NULL && card.hashing[i].h == h)
+			md = card.hashing[i].md;
+	pthread_mutex_unlock(&card.lock);
+	if (md == NULL)
+		return 0;
+	if (!EVP_Digest(data, len, out, &n, EVP_get_digestbyname(md), NULL))
+		return -1;
+	*out_len = n;
+	return 1;
 }
 
 long

@@ -11,6 +11,12 @@
  *                   the real module); a right PIN resets it
  *   single-session  1 session at most
  *   no-ecdsa        no CKM_ECDSA* mechanism at all
+ *   hashed-only     only the hash-and-sign mechanisms (CKM_ECDSA_SHA256,
+ *                   CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, ...):
+ *                   no CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS or
+ *                   CKM_RSA_X_509, so the token hashes every message
+ *                   (SoftHSM has no CKM_ECDSA_SHA*: the shim offers them
+ *                   and makes them of a hash and the real CKM_ECDSA)
  *
  * Unset or empty: SoftHSM as it is.  The PIN counter lives in the
  * process that loaded the shim.
@@ -32,8 +38,23 @@ void card_sessions_gone(CK_SLOT_ID slot);
 void card_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO *info);
 /* Whether the card has this mechanism. */
 int card_has_mechanism(CK_MECHANISM_TYPE m);
-/* Drop the mechanisms the card lacks from a list of n; the new count. */
-CK_ULONG card_filter_mechanisms(CK_MECHANISM_TYPE *list, CK_ULONG n);
+/*
+ * Drop the mechanisms the card lacks from a list of n and add those it
+ * emulates (room for cap); the new count.
+ */
+CK_ULONG card_filter_mechanisms(CK_MECHANISM_TYPE *list, CK_ULONG n,
+				CK_ULONG cap);
+/* The real module's mechanism for one the card offers. */
+CK_MECHANISM_TYPE card_real_mechanism(CK_MECHANISM_TYPE m);
+/* C_SignInit with m on session h: remember whether the shim hashes. */
+void card_sign_begin(CK_SESSION_HANDLE h, CK_MECHANISM_TYPE m);
+/*
+ * The input for the real C_Sign: 1 with the digest of data in out (room
+ * for 64 bytes) when the shim hashes for session h, 0 when data goes
+ * as it is, -1 on failure.
+ */
+int card_sign_input(CK_SESSION_HANDLE h, const CK_BYTE *data, CK_ULONG len,
+		    CK_BYTE *out, CK_ULONG *out_len);
 /* How long a C_Sign takes on the card, in ms. */
 long card_sign_ms(void);
 /* Before C_Login: CKR_PIN_LOCKED if the card blocked its PIN, else CKR_OK. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On cards with fewer mechanisms than SoftHSM (the shim's piv card:
 # CKM_RSA_PKCS, CKM_RSA_X_509 and CKM_ECDSA only; its no-ecdsa card: no
-# CKM_ECDSA* at all), `p11agent list` shows exactly the schemes that
-# work: every listed scheme of every identity signs and verifies with
+# CKM_ECDSA* at all) and on its single-session card (every mechanism,
+# one session), `p11agent list` shows exactly the schemes that work: every listed scheme of every identity signs and verifies with
 # OpenSSL, and every other scheme of the key's kind is refused with
 # SCHEME_UNSUPPORTED (not a token error).
 set -euo pipefail
@@ -62,4 +62,5 @@ p11a_make_token A 1111 a-rsa:rsa2048 a-ec:p256
 export P11A_PIN=1111
 check_card piv yes
 check_card no-ecdsa no
+check_card single-session yes
 echo ok

@@ -22,9 +22,8 @@
  *                          with NUL bytes (as tpm2-pkcs11 does)
  *   FAULTY_PKCS11_STDERR   C_Initialize writes this line to stderr, as
  *                          chatty modules print warnings of their own
- *   FAULTY_PKCS11_CARD     piv | single-session | no-ecdsa: behave as
- *                          that kind of card (sessions, mechanisms, PIN
- *                          counter; see card.h)
+ *   FAULTY_PKCS11_CARD     piv | single-session | no-ecdsa | hashed-only:
+ * behave as that kind of card (sessions, mechanisms, PIN counter; see card.h)
  *
  * The control file is re-read on every call; when its content changed,
  * the new settings apply and the one-shot faults are armed again (write
@@ -444,7 +443,7 @@ f_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
 		return shim.real->C_GetMechanismList(slot, list, count);
 	if ((rv = shim.real->C_GetMechanismList(slot, all, &n)) != CKR_OK)
 		return rv;
-	n = card_filter_mechanisms(all, n);
+	n = card_filter_mechanisms(all, n, 256);
 	if (list == NULL) {
 		*count = n;
 		return CKR_OK;
@@ -464,7 +463,8 @@ f_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE m,
 {
 	if (!card_has_mechanism(m))
 		return CKR_MECHANISM_INVALID;
-	return shim.real->C_GetMechanismInfo(slot, m, info);
+	return shim.real->C_GetMechanismInfo(slot, card_real_mechanism(m),
+					     info);
 }
 
 static CK_RV
@@ -606,8 +606,13 @@ f_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 		rv = CKR_DEVICE_REMOVED;
 	else if (m != NULL && !card_has_mechanism(m->mechanism))
 		rv = CKR_MECHANISM_INVALID;
-	else if (!have || (rv = signinit_fault(h, slot)) == CKR_OK)
-		rv = shim.real->C_SignInit(h, m, key);
+	else if (!have || (rv = signinit_fault(h, slot)) == CKR_OK) {
+		CK_MECHANISM real = *m;
+
+		real.mechanism = card_real_mechanism(m->mechanism);
+		card_sign_begin(h, m->mechanism);
+		rv = shim.real->C_SignInit(h, &real, key);
+	}
 	log_call("C_SignInit", slot, have, rv);
 	return rv;
 }
@@ -669,15 +674,23 @@ f_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
 	CK_SLOT_ID slot = 0;
 	int have = slot_of_session(h, &slot) == 0;
 	CK_RV rv, fault = CKR_OK;
+	CK_BYTE digest[64];
+	CK_ULONG digest_len = 0;
+	int hashed;
 
 	if (session_removed(h)) {
 		rv = CKR_DEVICE_REMOVED;
 		goto out;
 	}
+	if ((hashed = card_sign_input(h, data, len, digest, &digest_len)) < 0) {
+		rv = CKR_GENERAL_ERROR;
+		goto out;
+	}
 	/* a size query does not end the operation: no fault there */
 	if (have && sig != NULL)
 		fault = sign_fault(slot);
-	rv = shim.real->C_Sign(h, data, len, sig, sig_len);
+	rv = hashed ? shim.real->C_Sign(h, digest, digest_len, sig, sig_len)
+		    : shim.real->C_Sign(h, data, len, sig, sig_len);
 	/* the real call ran, so the operation is over either way */
 	if (fault != CKR_OK)
 		rv = fault;

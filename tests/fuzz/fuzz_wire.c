@@ -119,13 +119,13 @@ try_sign(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 }
 
 /*
- * An UNLOCK may carry flags 0 explicitly, which encodes without them
- * (PROTOCOL.md §6.9): the frame is then the re-encoding plus four zero
- * bytes, with a length four higher.
+ * An UNLOCK or a STATUS may carry flags 0 explicitly, which encodes
+ * without them (PROTOCOL.md §6.9, §6.3): the frame is then the
+ * re-encoding plus four zero bytes, with a length four higher.
  */
 static void
-expect_unlock_same(const struct p11a_buf *out, const uint8_t *frame, size_t len,
-		   uint32_t flags)
+expect_flags_same(const struct p11a_buf *out, const uint8_t *frame, size_t len,
+		  uint32_t flags, const char *what)
 {
 	static const uint8_t zero[4];
 	const uint8_t *o = p11a_buf_ptr(out);
@@ -133,15 +133,17 @@ expect_unlock_same(const struct p11a_buf *out, const uint8_t *frame, size_t len,
 	uint32_t body;
 
 	if (flags != 0 || n + 4 != len) {
-		expect_same(out, frame, len, "UNLOCK");
+		expect_same(out, frame, len, what);
 		return;
 	}
 	body = ((uint32_t)frame[0] << 24) | ((uint32_t)frame[1] << 16) |
 	       ((uint32_t)frame[2] << 8) | frame[3];
 	if (n < 4 || body != len - 4 || memcmp(o + 4, frame + 4, n - 4) != 0 ||
 	    memcmp(frame + n, zero, 4) != 0) {
-		fprintf(stderr, "fuzz_wire: UNLOCK with explicit flags 0 does "
-				"not re-encode to its frame\n");
+		fprintf(stderr,
+			"fuzz_wire: %s with explicit flags 0 does "
+			"not re-encode to its frame\n",
+			what);
 		abort();
 	}
 }
@@ -159,8 +161,20 @@ try_unlock(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 		return;
 	if (frame != NULL &&
 	    p11a_encode_unlock(out, id, uri, pin, pin_len, flags) == P11A_OK)
-		expect_unlock_same(out, frame, len, flags);
+		expect_flags_same(out, frame, len, flags, "UNLOCK");
 	free(uri);
+}
+
+static void
+try_status(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
+	   struct p11a_buf *out)
+{
+	uint32_t flags;
+
+	if (p11a_decode_status(p, &flags) != P11A_OK)
+		return;
+	if (frame != NULL && p11a_encode_status(out, id, flags) == P11A_OK)
+		expect_flags_same(out, frame, len, flags, "STATUS");
 }
 
 static void
@@ -193,19 +207,35 @@ try_signature(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
 		expect_same(out, frame, len, "SIGNATURE");
 }
 
+/*
+ * Only the client knows whether it asked for the detail: a payload is
+ * tried as both forms, and at most one of them can decode (the detail
+ * has at least four bytes after the tokens).
+ */
 static void
-try_status(struct p11a_buf *p, uint32_t id, const uint8_t *frame, size_t len,
-	   struct p11a_buf *out)
+try_status_reply(struct p11a_buf *p, uint32_t id, const uint8_t *frame,
+		 size_t len, struct p11a_buf *out)
 {
+	struct p11a_status_detail d;
 	struct p11a_status st;
 	int r = p11a_decode_status_reply(p, &st);
+	int rd = p11a_decode_status_detail_reply(p, &d);
 
 	check_failed_clean(r, &st, sizeof(st), "STATUS_REPLY");
-	if (r != P11A_OK)
-		return;
-	if (frame != NULL && p11a_encode_status_reply(out, id, &st) == P11A_OK)
+	check_failed_clean(rd, &d, sizeof(d), "STATUS_REPLY with detail");
+	if (r == P11A_OK && rd == P11A_OK) {
+		fprintf(stderr,
+			"fuzz_wire: STATUS_REPLY decodes in both forms\n");
+		abort();
+	}
+	if (r == P11A_OK && frame != NULL &&
+	    p11a_encode_status_reply(out, id, &st) == P11A_OK)
 		expect_same(out, frame, len, "STATUS_REPLY");
+	if (rd == P11A_OK && frame != NULL &&
+	    p11a_encode_status_detail_reply(out, id, &d) == P11A_OK)
+		expect_same(out, frame, len, "STATUS_REPLY with detail");
 	p11a_status_clear(&st);
+	p11a_status_detail_clear(&d);
 }
 
 static void
@@ -241,8 +271,10 @@ decode_as(uint8_t type, const struct p11a_frame *f, const uint8_t *frame,
 	case P11A_MSG_HELLO_REPLY:
 		try_hello_reply(&p, f->id, frame, len, &out);
 		break;
-	case P11A_MSG_LIST_IDENTITIES:
 	case P11A_MSG_STATUS:
+		try_status(&p, f->id, frame, len, &out);
+		break;
+	case P11A_MSG_LIST_IDENTITIES:
 	case P11A_MSG_LOCK:
 	case P11A_MSG_OK:
 		try_empty(&p, type, f->id, frame, len, &out);
@@ -260,7 +292,7 @@ decode_as(uint8_t type, const struct p11a_frame *f, const uint8_t *frame,
 		try_signature(&p, f->id, frame, len, &out);
 		break;
 	case P11A_MSG_STATUS_REPLY:
-		try_status(&p, f->id, frame, len, &out);
+		try_status_reply(&p, f->id, frame, len, &out);
 		break;
 	case P11A_MSG_ERROR:
 		try_error(&p, f->id, frame, len, &out);

@@ -77,6 +77,7 @@ requests(void)
 	SEED("hello", p11a_encode_hello(&b_, 1, &h));
 	SEED("list", p11a_encode_empty(&b_, P11A_MSG_LIST_IDENTITIES, 2));
 	SEED("status", p11a_encode_empty(&b_, P11A_MSG_STATUS, 3));
+	SEED("status-detail", p11a_encode_status(&b_, 3, P11A_STATUS_DETAIL));
 	SEED("lock", p11a_encode_empty(&b_, P11A_MSG_LOCK, 4));
 	SEED("sign-digest", p11a_encode_sign(&b_, 5, &s));
 	s.flags = P11A_SIGN_TLS13_CLIENT_CV;
@@ -147,6 +148,23 @@ replies(void)
 				 .requests = 99,
 				 .n_tokens = 2,
 				 .tokens = toks};
+	struct p11a_token_detail tdetail[2] = {{2, 5, 2}, {1, 0, 0}};
+	struct p11a_identity_paths paths[2] = {
+		{.id = (char *)id_hex,
+		 .token = 0,
+		 .n_paths = 2,
+		 .paths = {{0x0403, P11A_SIGN_PATH_HASHED, 0x1044},
+			   {0x0503, P11A_SIGN_PATH_HASHED, 0x1045}}},
+		{.id = "fedcba9876543210fedcba9876543210",
+		 .token = 1,
+		 .n_paths = 3,
+		 .paths = {{0x0804, P11A_SIGN_PATH_RAW, 0x3},
+			   {0x0805, P11A_SIGN_PATH_RAW, 0x3},
+			   {0x0401, P11A_SIGN_PATH_NATIVE, 0x1}}}};
+	struct p11a_status_detail detail = {.status = st,
+					    .tokens = tdetail,
+					    .n_identities = 2,
+					    .identities = paths};
 	static uint8_t sig[71];
 
 	memset(cert, 0x30, sizeof(cert));
@@ -157,6 +175,8 @@ replies(void)
 	SEED("identities-empty", p11a_encode_identities(&b_, 2, NULL, 0));
 	SEED("signature", p11a_encode_signature(&b_, 5, sig, sizeof(sig)));
 	SEED("status-reply", p11a_encode_status_reply(&b_, 3, &st));
+	SEED("status-detail-reply",
+	     p11a_encode_status_detail_reply(&b_, 3, &detail));
 	SEED("ok", p11a_encode_empty(&b_, P11A_MSG_OK, 4));
 	SEED("error", p11a_encode_error(&b_, 5, P11A_ERR_IDENTITY_NOT_FOUND,
 					"no identity matches"));

@@ -379,6 +379,21 @@ p11a_sign_verify() {
 	fi
 }
 
+# p11a_lock_unlock_signs NAME SCHEME DIR: after LOCK the identity of
+# object NAME is refused (exit 5); after UNLOCK (PIN from $P11A_PIN) it
+# signs again, verified with DIR/NAME.pub.pem.
+p11a_lock_unlock_signs() {
+	local name=$1 scheme=$2 dir=$3 id
+	id=$(p11a_identity_id "$name")
+	"$P11AGENT" lock || p11a_fail "lock failed"
+	p11a_random_file "$P11A_TMP/lmsg"
+	p11a_expect_exit 5 "$P11AGENT" sign --identity "$id" \
+		--scheme "$scheme" --in "$P11A_TMP/lmsg" --out "$P11A_TMP/lsig"
+	"$P11AGENT" unlock --pin-source env:P11A_PIN || p11a_fail "unlock failed"
+	p11a_sign_verify "$id" "$scheme" "$dir" "$name"
+	echo "ok: locked, refused, unlocked, signs"
+}
+
 # p11a_expect_audit_records FILE N: FILE holds exactly N lines and each
 # is a SIGN record of the form docs/RELIABILITY.md documents.
 p11a_expect_audit_records() {

@@ -20,7 +20,7 @@ p11a_start_agent --pin-source env:P11A_PIN
 dir=$P11A_TMP/tok
 
 p11a_expect_exit 0 py hello
-p11a_expect_output_matches '^version 1, p11agentd .*capabilities PIPELINING,LOCK, max frame 262144$'
+p11a_expect_output_matches '^version 1, p11agentd .*capabilities PIPELINING,LOCK,STATUS_DETAIL, max frame 262144$'
 
 # the same identities (id, URI, schemes) as the C client lists
 p11a_list
@@ -90,7 +90,21 @@ assert len(t) == 1 and t[0]["label"] == "tok", t
 assert t[0]["signs"] == 33, t[0]["signs"]
 assert t[0]["identities"] == 4, t[0]
 assert "LOGGED_IN" in t[0]["flags"], t[0]["flags"]
+# the detail: one session per worker, nothing queued or running now
+assert t[0]["sessions"] == t[0]["workers"] >= 1, t[0]
+assert t[0]["queued"] == 0 and t[0]["running"] == 0, t[0]
+# SoftHSM has every mechanism: every scheme on its own, native path
+ids = st["identities"]
+assert len(ids) == 4, ids
+for i in ids:
+    assert i["token"] == "tok" and i["paths"], i
+    for p in i["paths"]:
+        assert p["path"] == "native", i
+    if any(p["scheme"].startswith("ecdsa") for p in i["paths"]):
+        assert all(p["mechanism"] == "0x1041" for p in i["paths"]), i
 PY
+py status | grep -E '^tok .* workers=[0-9]+ sessions=[0-9]+ queued=0 running=0 ' >/dev/null ||
+	p11a_fail "python client's status shows no queue: $(py status)"
 
 p11a_stop_agent || p11a_fail "p11agentd did not stop cleanly"
 p11a_expect_exit 3 py list

@@ -34,19 +34,7 @@ verbose=$("$P11AGENT" list --verbose)
 	<<<"$verbose") -eq 2 ]] ||
 	p11a_fail "list --verbose does not show both keys padded by the agent: $verbose"
 
-declare -A PORT
-tls_s_server s12 -tls1_2 -Verify 1 -verify_return_error \
-	-CAfile "$TLS_DIR/ca.pem"
-PORT[s12]=$TLS_PORT
-tls_s_server s13 -tls1_3 -Verify 1 -verify_return_error \
-	-CAfile "$TLS_DIR/ca.pem"
-PORT[s13]=$TLS_PORT
-tls_gnutls_serv g12 --require-client-cert --verify-client-cert \
-	--x509cafile "$TLS_DIR/ca.pem" --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2"
-PORT[g12]=$TLS_PORT
-tls_gnutls_serv g13 --require-client-cert --verify-client-cert \
-	--x509cafile "$TLS_DIR/ca.pem" --priority "NORMAL:-VERS-ALL:+VERS-TLS1.3"
-PORT[g13]=$TLS_PORT
+tls_verifying_servers
 
 passed=0
 for server in s12 s13 g12 g13; do
@@ -57,7 +45,7 @@ for server in s12 s13 g12 g13; do
 		id=$(p11a_identity_id "$name")
 		what="s_client+provider $server $name"
 		before=$(tls_audit_count)
-		tls_s_client "${PORT[$server]}" "$version" "p11agent:$id" \
+		tls_s_client "${TLS_SERVER_PORT[$server]}" "$version" "p11agent:$id" \
 			"$TLS_DIR/$name.pem" || p11a_fail "$what: s_client failed: $TLS_OUT"
 		tls_expect_client_cn "$name" "$what"
 		tls_expect_signed "$before" openssl 'rsa_pss_rsae_sha(256|384|512)|rsa_pkcs1_sha(256|384|512)' "$what"
@@ -66,7 +54,7 @@ for server in s12 s13 g12 g13; do
 
 		what="p11agent connect $server $name"
 		before=$(tls_audit_count)
-		tls_connect "${PORT[$server]}" "$version" \
+		tls_connect "${TLS_SERVER_PORT[$server]}" "$version" \
 			--identity "pkcs11:token=tok;object=$name" ||
 			p11a_fail "$what: exit $?: $TLS_OUT"
 		tls_expect_client_cn "$name" "$what"

@@ -197,6 +197,24 @@ tls_gnutls_serv() {
 
 TLS_REQUEST=$'GET / HTTP/1.0\r\n\r\n'
 
+# tls_verifying_servers: four servers that require and verify a client
+# certificate from the test CA: s12/s13 (openssl s_server -Verify 1
+# -verify_return_error, TLS 1.2 / 1.3 only) and g12/g13 (gnutls-serv
+# --verify-client-cert); their ports in TLS_SERVER_PORT[NAME].
+tls_verifying_servers() {
+	declare -gA TLS_SERVER_PORT=()
+	local v
+	for v in 2 3; do
+		tls_s_server "s1$v" "-tls1_$v" -Verify 1 -verify_return_error \
+			-CAfile "$TLS_DIR/ca.pem"
+		TLS_SERVER_PORT[s1$v]=$TLS_PORT
+		tls_gnutls_serv "g1$v" --require-client-cert --verify-client-cert \
+			--x509cafile "$TLS_DIR/ca.pem" \
+			--priority "NORMAL:-VERS-ALL:+VERS-TLS1.$v"
+		TLS_SERVER_PORT[g1$v]=$TLS_PORT
+	done
+}
+
 # tls_s_client PORT VERSION KEY-URI CERT [ARGS...]: stock openssl
 # s_client with the provider; output in TLS_OUT, returns its status.
 tls_s_client() {
@@ -336,6 +354,22 @@ tls_handshake_matrix() {
 			echo "ok: $version $name: s_client, connect, tunnel"
 		done
 	done
+}
+
+# tls_verifying_servers_matrix NAME:TYPE...: tls_handshake_matrix against
+# the four servers of tls_key_file_servers (openssl s_server and
+# gnutls-serv, TLS 1.2 without RSA-PSS and TLS 1.3, each verifying the
+# client's certificate and CertificateVerify).  TLS_PASSED counts all.
+tls_verifying_servers_matrix() {
+	local server passed=0
+	tls_key_file_servers
+	for server in s_server gnutls; do
+		tls_handshake_matrix "${TLS_KF_PORT[$server/tls1_2]}" \
+			"${TLS_KF_PORT[$server/tls1_3]}" "$@"
+		echo "ok: $TLS_PASSED handshakes with $server"
+		passed=$((passed + TLS_PASSED))
+	done
+	TLS_PASSED=$passed
 }
 
 # ---- key files (docs/TLS.md, "Key files") ----------------------------------

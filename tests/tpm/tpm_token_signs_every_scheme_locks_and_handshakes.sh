@@ -46,34 +46,11 @@ for k in "k-rsa $RSA_SCHEMES 2048" "k-p256 $EC_SCHEMES 256"; do
 done
 echo "ok: $n signatures on the TPM, every listed scheme, verified"
 
-# LOCK and UNLOCK
-id=$(p11a_identity_id k-p256)
-"$P11AGENT" lock || p11a_fail "lock failed"
-p11a_random_file "$P11A_TMP/lmsg"
-p11a_expect_exit 5 "$P11AGENT" sign --identity "$id" \
-	--scheme ecdsa_secp256r1_sha256 --in "$P11A_TMP/lmsg" --out "$P11A_TMP/lsig"
-"$P11AGENT" unlock --pin-source env:P11A_PIN || p11a_fail "unlock failed"
-p11a_sign_verify "$id" ecdsa_secp256r1_sha256 "$TLS_DIR" k-p256
-echo "ok: locked, refused, unlocked, signs"
+p11a_lock_unlock_signs k-p256 ecdsa_secp256r1_sha256 "$TLS_DIR"
 
-# TLS 1.2 (RSA with PKCS#1 v1.5) and 1.3 (RSA-PSS), two servers
-PKCS1_SIGALGS=RSA+SHA256:RSA+SHA384:RSA+SHA512:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512
-tls_s_server s12 -tls1_2 -Verify 1 -verify_return_error \
-	-CAfile "$TLS_DIR/ca.pem" -client_sigalgs "$PKCS1_SIGALGS"
-p12=$TLS_PORT
-tls_s_server s13 -tls1_3 -Verify 1 -verify_return_error -CAfile "$TLS_DIR/ca.pem"
-p13=$TLS_PORT
-tls_handshake_matrix "$p12" "$p13" "${KEYS[@]}"
-echo "ok: $TLS_PASSED handshakes with openssl s_server"
-NO_PSS=-SIGN-RSA-PSS-RSAE-SHA256:-SIGN-RSA-PSS-RSAE-SHA384:-SIGN-RSA-PSS-RSAE-SHA512:-SIGN-RSA-PSS-SHA256:-SIGN-RSA-PSS-SHA384:-SIGN-RSA-PSS-SHA512
-tls_gnutls_serv g12 --require-client-cert --verify-client-cert \
-	--x509cafile "$TLS_DIR/ca.pem" --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2:$NO_PSS"
-g12=$TLS_PORT
-tls_gnutls_serv g13 --require-client-cert --verify-client-cert \
-	--x509cafile "$TLS_DIR/ca.pem" --priority "NORMAL:-VERS-ALL:+VERS-TLS1.3"
-g13=$TLS_PORT
-tls_handshake_matrix "$g12" "$g13" "${KEYS[@]}"
-echo "ok: $TLS_PASSED handshakes with gnutls-serv"
+# TLS 1.2 (RSA with PKCS#1 v1.5) and 1.3 (RSA-PSS), openssl s_server and
+# gnutls-serv
+tls_verifying_servers_matrix "${KEYS[@]}"
 
 # tpm2-pkcs11 prints its own lines (it warns about its store at start):
 # each one is the agent's, with the module's name

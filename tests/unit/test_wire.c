@@ -730,6 +730,151 @@ status_reply_round_trips(void **state)
 	p11a_buf_free(&out);
 }
 
+/* STATUS's flags are optional, as UNLOCK's: absent is 0 (§6.3). */
+static void
+status_request_flags_are_optional(void **state)
+{
+	static const uint8_t three[] = {0, 0, 0};
+	static const uint8_t five[] = {0, 0, 0, 1, 0};
+	struct p11a_buf out, p;
+	struct p11a_frame f;
+	uint32_t flags = 99;
+
+	(void)state;
+	p11a_buf_init(&out, OUT_MAX);
+	assert_int_equal(p11a_encode_status(&out, 4, 0), P11A_OK);
+	take_frame(&out, P11A_MSG_STATUS, 4, &f);
+	assert_int_equal(p11a_buf_remaining(&f.payload), 0);
+	assert_int_equal(p11a_decode_status(&f.payload, &flags), P11A_OK);
+	assert_int_equal(flags, 0);
+	p11a_buf_reset(&out);
+	assert_int_equal(p11a_encode_status(&out, 5, P11A_STATUS_DETAIL),
+			 P11A_OK);
+	take_frame(&out, P11A_MSG_STATUS, 5, &f);
+	assert_int_equal(p11a_buf_remaining(&f.payload), 4);
+	assert_int_equal(p11a_decode_status(&f.payload, &flags), P11A_OK);
+	assert_int_equal(flags, P11A_STATUS_DETAIL);
+	p11a_buf_view(&p, three, sizeof(three));
+	assert_int_equal(p11a_decode_status(&p, &flags),
+			 P11A_ERR_TRAILING_DATA);
+	assert_int_equal(flags, 0);
+	assert_int_equal(p.off, 0);
+	p11a_buf_view(&p, five, sizeof(five));
+	assert_int_equal(p11a_decode_status(&p, &flags),
+			 P11A_ERR_TRAILING_DATA);
+	p11a_buf_free(&out);
+}
+
+static void
+fill_detail(struct p11a_status_detail *d, struct p11a_token_status *tok,
+	    struct p11a_token_detail *td, struct p11a_identity_paths *ip)
+{
+	memset(d, 0, sizeof(*d));
+	fill_status(&d->status, tok);
+	td[0] = (struct p11a_token_detail){2, 7, 2};
+	td[1] = (struct p11a_token_detail){1, 0, 0};
+	memset(ip, 0, 2 * sizeof(*ip));
+	ip[0].id = (char *)"0123456789abcdef0123456789abcdef";
+	ip[0].token = 1;
+	ip[0].n_paths = 2;
+	ip[0].paths[0] = (struct p11a_scheme_path){
+		0x0403, P11A_SIGN_PATH_HASHED, 0x1044};
+	ip[0].paths[1] =
+		(struct p11a_scheme_path){0x0804, P11A_SIGN_PATH_RAW, 0x3};
+	ip[1].id = (char *)"fedcba9876543210fedcba9876543210";
+	d->tokens = td;
+	d->identities = ip;
+	d->n_identities = 2;
+}
+
+static void
+status_detail_reply_round_trips(void **state)
+{
+	struct p11a_token_status tok[2];
+	struct p11a_token_detail td[2];
+	struct p11a_identity_paths ip[2];
+	struct p11a_status_detail in, d;
+	struct p11a_status plain;
+	struct p11a_buf out;
+	struct p11a_frame f;
+
+	(void)state;
+	fill_detail(&in, tok, td, ip);
+	p11a_buf_init(&out, OUT_MAX);
+	assert_int_equal(p11a_encode_status_detail_reply(&out, 12, &in),
+			 P11A_OK);
+	take_frame(&out, P11A_MSG_STATUS_REPLY, 12, &f);
+	/* a client that did not ask for the detail would not take it */
+	assert_int_equal(p11a_decode_status_reply(&f.payload, &plain),
+			 P11A_ERR_TRAILING_DATA);
+	assert_int_equal(p11a_decode_status_detail_reply(&f.payload, &d),
+			 P11A_OK);
+	assert_true(d.detailed);
+	assert_int_equal(d.status.n_tokens, 2);
+	assert_string_equal(d.status.tokens[0].label, "token one");
+	assert_int_equal(d.status.tokens[0].workers, 2);
+	assert_int_equal(d.tokens[0].sessions, 2);
+	assert_int_equal(d.tokens[0].queued, 7);
+	assert_int_equal(d.tokens[0].running, 2);
+	assert_int_equal(d.tokens[1].sessions, 1);
+	assert_int_equal(d.n_identities, 2);
+	assert_string_equal(d.identities[0].id,
+			    "0123456789abcdef0123456789abcdef");
+	assert_int_equal(d.identities[0].token, 1);
+	assert_int_equal(d.identities[0].n_paths, 2);
+	assert_int_equal(d.identities[0].paths[0].scheme, 0x0403);
+	assert_int_equal(d.identities[0].paths[0].path, P11A_SIGN_PATH_HASHED);
+	assert_int_equal(d.identities[0].paths[0].mechanism, 0x1044);
+	assert_int_equal(d.identities[0].paths[1].path, P11A_SIGN_PATH_RAW);
+	assert_int_equal(d.identities[1].n_paths, 0);
+	p11a_status_detail_clear(&d);
+	assert_null(d.tokens);
+	assert_null(d.identities);
+	p11a_buf_free(&out);
+}
+
+/* A path naming a token the reply does not have, or 17 paths. */
+static void
+decode_status_detail_rejects_bad_paths(void **state)
+{
+	struct p11a_token_status tok[2];
+	struct p11a_token_detail td[2];
+	struct p11a_identity_paths ip[2];
+	struct p11a_status_detail in, d;
+	struct p11a_buf out;
+	struct p11a_frame f;
+	uint8_t *p;
+
+	(void)state;
+	fill_detail(&in, tok, td, ip);
+	p11a_buf_init(&out, OUT_MAX);
+	in.identities[0].token = 2;
+	assert_int_equal(p11a_encode_status_detail_reply(&out, 1, &in),
+			 P11A_ERR_INVALID_ARGUMENT);
+	assert_int_equal(out.len, 0);
+	in.identities[0].token = 1;
+	in.n_identities = 1;
+	assert_int_equal(p11a_encode_status_detail_reply(&out, 1, &in),
+			 P11A_OK);
+	/* the last identity: ... token u32, n_paths u16, 2 x 7 bytes */
+	p = out.data + out.len - 2 * 7 - 2 - 4;
+	p[3] = 2; /* token 2 of 0..1 */
+	take_frame(&out, P11A_MSG_STATUS_REPLY, 1, &f);
+	assert_int_equal(p11a_decode_status_detail_reply(&f.payload, &d),
+			 P11A_ERR_PROTOCOL);
+	assert_null(d.tokens);
+	assert_int_equal(f.payload.off, 0);
+	p11a_buf_reset(&out);
+	assert_int_equal(p11a_encode_status_detail_reply(&out, 1, &in),
+			 P11A_OK);
+	p = out.data + out.len - 2 * 7 - 2;
+	p[1] = 17;
+	take_frame(&out, P11A_MSG_STATUS_REPLY, 1, &f);
+	assert_int_equal(p11a_decode_status_detail_reply(&f.payload, &d),
+			 P11A_ERR_PROTOCOL);
+	p11a_buf_free(&out);
+}
+
 static void
 error_round_trips(void **state)
 {
@@ -1121,8 +1266,12 @@ clear_functions_are_safe_on_zeroed_structs(void **state)
 	struct p11a_identity id = {0};
 	struct p11a_identity_list list = {0};
 	struct p11a_status st = {0};
+	struct p11a_status_detail d = {0};
 
 	(void)state;
+	p11a_status_detail_clear(&d);
+	p11a_status_detail_clear(&d);
+	p11a_status_detail_clear(NULL);
 	p11a_hello_clear(&h);
 	p11a_identity_clear(&id);
 	p11a_identity_list_clear(&list);
@@ -1176,6 +1325,9 @@ main(void)
 		cmocka_unit_test(decode_identities_rejects_too_many_schemes),
 		cmocka_unit_test(decode_identities_rejects_absurd_count),
 		cmocka_unit_test(decode_status_rejects_absurd_token_count),
+		cmocka_unit_test(status_request_flags_are_optional),
+		cmocka_unit_test(status_detail_reply_round_trips),
+		cmocka_unit_test(decode_status_detail_rejects_bad_paths),
 		cmocka_unit_test(decode_sign_rejects_empty_identity),
 		cmocka_unit_test(decode_sign_rejects_identity_with_nul),
 		cmocka_unit_test(decode_rejects_strings_with_nul),
