@@ -31,7 +31,7 @@
 #include "buf.h"
 
 /* The framing version of docs/HELPER.md the agent and helper speak. */
-#define HLINK_VERSION 2u
+#define HLINK_VERSION 3u
 
 /* The message types of docs/HELPER.md. */
 enum hlink_msg {

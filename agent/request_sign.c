@@ -182,17 +182,16 @@ sign_job_size(const struct sign_job *sj)
 }
 
 /*
- * One C_SignInit + C_Sign with the job's key; *sign_us: how long it took,
- * *gen: the helper generation of the key handle.
+ * One C_SignInit + C_Sign with the job's key (res->sign_us: how long the
+ * token took), *gen: the helper generation of the key handle.
  */
 static int
 sign_job_sign_once(struct sign_job *sj, struct token *t,
-		   struct signer_result *res, uint64_t *sign_us, unsigned *gen)
+		   struct signer_result *res, unsigned *gen)
 {
 	struct identity *id = sj->identity;
 	int ctx = (id->path_flags & P11A_IDENTITY_ALWAYS_AUTH) != 0;
 	struct pin pin = {0};
-	struct timespec t0;
 	int r;
 
 	/* the generation first: the handle is stored before it */
@@ -203,10 +202,8 @@ sign_job_sign_once(struct sign_job *sj, struct token *t,
 			 ? policy_prompt_pin(sj->agent->opt, id, sj->conn, &pin)
 			 : token_context_pin(t, &pin)) != P11A_OK)
 		return r;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = signer_sign(id, atomic_load(&id->key), *gen, sj->scheme, sj->flags,
 			sj->data, sj->len, ctx ? &pin : NULL, res);
-	*sign_us = usec_since(&t0);
 	pin_clear(&pin);
 	return r;
 }
@@ -218,7 +215,7 @@ sign_job_sign_once(struct sign_job *sj, struct token *t,
  */
 static int
 sign_job_retry(struct sign_job *sj, struct token *t, struct signer_result *res,
-	       uint64_t *sign_us, int r_first)
+	       int r_first)
 {
 	CK_RV first_rv = res->rv;
 	unsigned gen;
@@ -230,15 +227,14 @@ sign_job_retry(struct sign_job *sj, struct token *t, struct signer_result *res,
 		return r_first;
 	conn_info(sj->conn, "token %s: recovered from %s; retrying once",
 		  t->label, p11_kit_strerror(first_rv));
-	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
+	r = sign_job_sign_once(sj, t, res, &gen);
 	if (r != P11A_OK && res->rv != CKR_OK)
 		token_sign_failed(t, gen, res->rv);
 	return r;
 }
 
 static int
-sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
-	      uint64_t *sign_us)
+sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res)
 {
 	unsigned gen;
 	int r;
@@ -252,9 +248,9 @@ sign_job_sign(struct sign_job *sj, struct token *t, struct signer_result *res,
 	/* its helper was restarted: the PIN is cached, log in again first */
 	if (token_needs_login(t))
 		token_login(t);
-	r = sign_job_sign_once(sj, t, res, sign_us, &gen);
+	r = sign_job_sign_once(sj, t, res, &gen);
 	if (sign_wants_retry(t, r, res->rv, gen))
-		r = sign_job_retry(sj, t, res, sign_us, r);
+		r = sign_job_retry(sj, t, res, r);
 	return r;
 }
 
@@ -290,15 +286,14 @@ sign_job_discard(struct job *j, struct token *t)
 
 /* Account for, audit and answer a signature, on any thread. */
 static void
-sign_job_complete(struct sign_job *sj, struct token *t, int r, uint64_t usec,
-		  uint64_t sign_us)
+sign_job_complete(struct sign_job *sj, struct token *t, int r, uint64_t usec)
 {
 	const struct signer_result *res = &sj->res;
 
 	if (r == P11A_OK) {
 		token_sign_ok(t);
-		sign_stats_add(&t->stats, sign_us);
-		sign_stats_add(&sj->identity->stats, sign_us);
+		sign_stats_add(&t->stats, res->sign_us);
+		sign_stats_add(&sj->identity->stats, res->sign_us);
 	} else {
 		atomic_fetch_add(&t->errors, 1);
 	}
@@ -322,7 +317,6 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 {
 	struct sign_job *sj = (struct sign_job *)j;
 	struct timespec t0;
-	uint64_t sign_us = 0;
 	int r;
 
 	(void)s; /* the helper runs it on the session of this worker's share */
@@ -334,14 +328,14 @@ sign_job_run(struct job *j, struct token *t, struct token_session *s)
 		goto out;
 	if (sj->retry) {
 		/* its first try was sent by sign_job_start() */
-		r = sign_job_retry(sj, t, &sj->res, &sign_us, sj->first_r);
-		sign_job_complete(sj, t, r, usec_since(&sj->t0), sign_us);
+		r = sign_job_retry(sj, t, &sj->res, sj->first_r);
+		sign_job_complete(sj, t, r, usec_since(&sj->t0));
 		goto out;
 	}
 	sj->res = (struct signer_result){.rv = CKR_OK};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = sign_job_sign(sj, t, &sj->res, &sign_us);
-	sign_job_complete(sj, t, r, usec_since(&t0), sign_us);
+	r = sign_job_sign(sj, t, &sj->res);
+	sign_job_complete(sj, t, r, usec_since(&t0));
 out:
 	sign_job_finish(sj, t);
 }
@@ -364,7 +358,7 @@ sign_job_replied(struct hlink_req *req)
 		jobs_async_fallback(t, &sj->base);
 		return;
 	}
-	sign_job_complete(sj, t, r, usec, usec);
+	sign_job_complete(sj, t, r, usec);
 	sign_job_finish(sj, t);
 	jobs_async_done(t);
 }

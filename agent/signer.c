@@ -161,22 +161,23 @@ signer_request(struct token *t, CK_OBJECT_HANDLE key,
 			   : P11A_OK;
 }
 
-/* The signature bytes of the helper's reply, in the scheme's form. */
+/* The helper's H_SIGNATURE: the signature in the scheme's form, its time. */
 static int
 signer_result(const struct p11a_scheme_info *sc, struct p11a_buf *reply,
-	      uint8_t *out, size_t *out_len)
+	      struct signer_result *res)
 {
 	const uint8_t *raw;
 	size_t raw_len;
 
 	if (p11a_buf_get_bytes_view(reply, &raw, &raw_len) != P11A_OK ||
+	    p11a_buf_get_u64(reply, &res->sign_us) != P11A_OK ||
 	    p11a_buf_remaining(reply) != 0 || raw_len > SIGNER_MAX_SIG)
 		return P11A_ERR_TOKEN;
 	if (sc->mechanism == CKM_ECDSA)
-		return p11a_ecdsa_raw_to_der(raw, raw_len, out, SIGNER_MAX_SIG,
-					     out_len);
-	memcpy(out, raw, raw_len);
-	*out_len = raw_len;
+		return p11a_ecdsa_raw_to_der(raw, raw_len, res->sig,
+					     SIGNER_MAX_SIG, &res->sig_len);
+	memcpy(res->sig, raw, raw_len);
+	res->sig_len = raw_len;
 	return P11A_OK;
 }
 
@@ -215,6 +216,7 @@ signer_finish(const struct p11a_scheme_info *sc, struct hlink_reply *rep,
 	res->rv = CKR_OK;
 	res->why[0] = '\0';
 	res->sig_len = 0;
+	res->sign_us = 0;
 	if (rep->code != P11A_OK) {
 		/* the helper's code maps the module's answer already */
 		res->rv = rep->rv != CKR_OK ? rep->rv : CKR_GENERAL_ERROR;
@@ -222,7 +224,7 @@ signer_finish(const struct p11a_scheme_info *sc, struct hlink_reply *rep,
 			snprintf(res->why, sizeof(res->why), "%s", rep->msg);
 		return rep->code;
 	}
-	return signer_result(sc, &rep->payload, res->sig, &res->sig_len);
+	return signer_result(sc, &rep->payload, res);
 }
 
 int

@@ -31,8 +31,9 @@ int signer_check(const struct identity *id, const struct p11a_scheme_info *sc,
 struct signer_result {
 	uint8_t sig[SIGNER_MAX_SIG];
 	size_t sig_len;
-	CK_RV rv;      /* the module's answer, for logs and retries */
-	char why[320]; /* for the client when it failed; "" : the rv says */
+	CK_RV rv;	  /* the module's answer, for logs and retries */
+	uint64_t sign_us; /* the token's time for it, as the helper saw it */
+	char why[320];	  /* for the client when it failed; "" : the rv says */
 };
 
 /*

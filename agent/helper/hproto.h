@@ -5,7 +5,7 @@
 #ifndef P11A_HELPER_HPROTO_H
 #define P11A_HELPER_HPROTO_H
 
-#define HELPER_VERSION 2u
+#define HELPER_VERSION 3u
 
 enum helper_msg {
 	H_HELLO = 0x01,

@@ -88,21 +88,36 @@ worker_run(struct hworker *w, struct hjob *j)
 	p11a_buf_free(&out);
 }
 
-/* Wake an idle worker: one of t's, or any when t is NULL; 0: none idle. */
+/* Take w out of the idle list and wake it. */
+static void
+wake_locked(struct hworker **link, struct hworker *w)
+{
+	*link = w->next_idle;
+	w->idle = 0;
+	pthread_cond_signal(&w->wake);
+}
+
+/*
+ * Wake an idle worker: one of t's; with t NULL one that has a token,
+ * else the main thread (the reader of last resort); 0: none idle.
+ */
 static int
 wake_idle_locked(struct helper *h, const struct htoken *t)
 {
-	for (struct hworker **p = &h->idle; *p != NULL; p = &(*p)->next_idle) {
-		struct hworker *w = *p;
+	struct hworker **p, **spare = NULL;
 
-		if (t != NULL && w->tok != t)
+	for (p = &h->idle; *p != NULL; p = &(*p)->next_idle) {
+		if ((*p)->tok == NULL && spare == NULL)
+			spare = p;
+		if ((*p)->tok == NULL || (t != NULL && (*p)->tok != t))
 			continue;
-		*p = w->next_idle;
-		w->idle = 0;
-		pthread_cond_signal(&w->wake);
+		wake_locked(p, *p);
 		return 1;
 	}
-	return 0;
+	if (t != NULL || spare == NULL)
+		return 0;
+	wake_locked(spare, *spare);
+	return 1;
 }
 
 static void
@@ -323,22 +338,20 @@ void
 htokens_run(struct helper *h)
 {
 	struct hworker reader = {.h = h};
-	int alone = 1;
 
 	pthread_mutex_lock(&h->lock);
 	/* the start held the turn: HELLO must see the slot-event check */
 	h->reading = 0;
 	wake_idle_locked(h, NULL);
-	for (size_t i = 0; i < h->n_tokens; i++)
-		if (h->tokens[i].n_workers > 0)
-			alone = 0;
 	pthread_mutex_unlock(&h->lock);
-	/* no worker at all (no token): this thread reads */
-	if (alone) {
-		pthread_cond_init(&reader.wake, NULL);
-		worker_main(&reader);
-		pthread_cond_destroy(&reader.wake);
-	}
+	/*
+	 * This thread reads when no worker can: PING is answered while
+	 * every session is stuck in the module, and a module without
+	 * tokens is read at all.
+	 */
+	pthread_cond_init(&reader.wake, NULL);
+	worker_main(&reader);
+	pthread_cond_destroy(&reader.wake);
 	pthread_mutex_lock(&h->lock);
 	while (h->end == 0)
 		pthread_cond_wait(&h->ended, &h->lock);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "p11agent/error.h"
 #include "p11agent/protocol.h"
@@ -81,6 +82,7 @@ op_sign(struct hworker *w, const struct hreq *r, struct p11a_buf *out,
 	CK_MECHANISM m = {r->mechanism, NULL, 0};
 	CK_BYTE stack[HELPER_SIG_BUF], *sig = stack;
 	CK_ULONG n = sizeof(stack);
+	uint64_t t0 = p11a_clock_us();
 	CK_RV rv;
 	int e;
 
@@ -105,7 +107,10 @@ op_sign(struct hworker *w, const struct hreq *r, struct p11a_buf *out,
 	if (rv == CKR_BUFFER_TOO_SMALL)
 		rv = fn->C_Sign(w->session, (CK_BYTE *)r->data, r->data_len,
 				sig, &n);
-	if (rv == CKR_OK && (e = p11a_buf_put_bytes(out, sig, n)) != P11A_OK)
+	/* the token's own time, for STATUS: not the wait in the FIFO */
+	if (rv == CKR_OK &&
+	    ((e = p11a_buf_put_bytes(out, sig, n)) != P11A_OK ||
+	     (e = p11a_buf_put_u64(out, p11a_clock_us() - t0)) != P11A_OK))
 		rv = put_failed(e);
 	if (sig != stack)
 		free(sig);

@@ -36,7 +36,8 @@ pipe=$!
 seen=
 for ((i = 0; i < 200; i++)); do
 	read -r _ _ _ _ _ queued running _ <<<"$(token_line)"
-	if ((queued >= 1 && running == 2)); then
+	# started: both sessions busy, each with at most one more in hand
+	if ((queued >= 1 && running >= 2 && running <= 4)); then
 		seen="queued=$queued running=$running"
 		break
 	fi
