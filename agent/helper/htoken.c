@@ -194,6 +194,9 @@ worker_main(void *arg)
 		h->reading = 0;
 		if (end != 0)
 			helper_end_locked(h, end);
+		else if (w->tok == NULL && wake_idle_locked(h, NULL))
+			/* the main thread reads only while no worker can */
+			idle_wait_locked(h, w);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
