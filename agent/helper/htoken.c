@@ -97,27 +97,17 @@ wake_locked(struct hworker **link, struct hworker *w)
 	pthread_cond_signal(&w->wake);
 }
 
-/*
- * Wake an idle worker: one of t's; with t NULL one that has a token,
- * else the main thread (the reader of last resort); 0: none idle.
- */
+/* Wake an idle worker: one of t's, or any when t is NULL; 0: none idle. */
 static int
 wake_idle_locked(struct helper *h, const struct htoken *t)
 {
-	struct hworker **p, **spare = NULL;
-
-	for (p = &h->idle; *p != NULL; p = &(*p)->next_idle) {
-		if ((*p)->tok == NULL && spare == NULL)
-			spare = p;
-		if ((*p)->tok == NULL || (t != NULL && (*p)->tok != t))
+	for (struct hworker **p = &h->idle; *p != NULL; p = &(*p)->next_idle) {
+		if (t != NULL && (*p)->tok != t)
 			continue;
 		wake_locked(p, *p);
 		return 1;
 	}
-	if (t != NULL || spare == NULL)
-		return 0;
-	wake_locked(spare, *spare);
-	return 1;
+	return 0;
 }
 
 static void
@@ -194,9 +184,6 @@ worker_main(void *arg)
 		h->reading = 0;
 		if (end != 0)
 			helper_end_locked(h, end);
-		else if (w->tok == NULL && wake_idle_locked(h, NULL))
-			/* the main thread reads only while no worker can */
-			idle_wait_locked(h, w);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
@@ -341,20 +328,22 @@ void
 htokens_run(struct helper *h)
 {
 	struct hworker reader = {.h = h};
+	int alone = 1;
 
 	pthread_mutex_lock(&h->lock);
 	/* the start held the turn: HELLO must see the slot-event check */
 	h->reading = 0;
 	wake_idle_locked(h, NULL);
+	for (size_t i = 0; i < h->n_tokens; i++)
+		if (h->tokens[i].n_workers > 0)
+			alone = 0;
 	pthread_mutex_unlock(&h->lock);
-	/*
-	 * This thread reads when no worker can: PING is answered while
-	 * every session is stuck in the module, and a module without
-	 * tokens is read at all.
-	 */
-	pthread_cond_init(&reader.wake, NULL);
-	worker_main(&reader);
-	pthread_cond_destroy(&reader.wake);
+	/* a module without tokens has no worker to read: this thread does */
+	if (alone) {
+		pthread_cond_init(&reader.wake, NULL);
+		worker_main(&reader);
+		pthread_cond_destroy(&reader.wake);
+	}
 	pthread_mutex_lock(&h->lock);
 	while (h->end == 0)
 		pthread_cond_wait(&h->ended, &h->lock);
