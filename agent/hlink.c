@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ struct hlink {
 	void *restart_ctx;
 	void (*on_event)(void *ctx, uint64_t slot);
 	void *event_ctx;
-	int slot_events; /* from the first HELLO */
+	atomic_int slot_events; /* from the latest HELLO; read unlocked */
 
 	pthread_mutex_t write_lock; /* one whole frame at a time */
 
@@ -123,8 +124,14 @@ frame_build(struct p11a_buf *f, uint8_t type, uint32_t id,
 	return n > 0 ? p11a_buf_put_raw(f, p11a_buf_ptr(payload), n) : P11A_OK;
 }
 
+/*
+ * Write one frame to fd whole.  gen non-zero: only while fd is still the
+ * link's socket of that generation (h->fd and h->generation change
+ * under the write lock), so a frame built for a helper that died never
+ * goes to a reused descriptor or to its successor.
+ */
 static int
-frame_send(struct hlink *h, int fd, uint8_t type, uint32_t id,
+frame_send(struct hlink *h, int fd, unsigned gen, uint8_t type, uint32_t id,
 	   const struct p11a_buf *payload)
 {
 	struct p11a_buf f;
@@ -132,10 +139,11 @@ frame_send(struct hlink *h, int fd, uint8_t type, uint32_t id,
 
 	if ((r = frame_build(&f, type, id, payload)) == P11A_OK) {
 		pthread_mutex_lock(&h->write_lock);
-		r = p11a_send_all(fd, p11a_buf_ptr(&f),
-				  p11a_buf_remaining(&f)) == 0
-			    ? P11A_OK
-			    : P11A_ERR_IO;
+		if (gen != 0 && (h->fd != fd || h->generation != gen))
+			r = P11A_ERR_IO;
+		else if (p11a_send_all(fd, p11a_buf_ptr(&f),
+				       p11a_buf_remaining(&f)) != 0)
+			r = P11A_ERR_IO;
 		pthread_mutex_unlock(&h->write_lock);
 	}
 	/* a LOGIN's PIN was in it */
@@ -333,7 +341,7 @@ decode_hello(struct hlink *h, struct p11a_buf *b)
 		free(tokens);
 		return e;
 	}
-	h->slot_events = events == 1;
+	atomic_store(&h->slot_events, events == 1);
 	if (h->tokens != NULL || h->generation > 0) {
 		free(tokens); /* a restart: the slots are the ones we know */
 		return P11A_OK;
@@ -385,7 +393,7 @@ helper_launch(struct hlink *h)
 	p11a_buf_reset(&h->in);
 	p11a_buf_init(&hello, 4);
 	p11a_buf_put_u32(&hello, HLINK_VERSION);
-	r = frame_send(h, fd, HL_HELLO, 0, &hello);
+	r = frame_send(h, fd, 0, HL_HELLO, 0, &hello);
 	p11a_buf_free(&hello);
 	if (r == P11A_OK)
 		r = read_frame_sync(h, fd, HELLO_TIMEOUT_MS, &f);
@@ -404,9 +412,11 @@ helper_launch(struct hlink *h)
 	}
 	p11a_buf_compact(&h->in);
 	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->write_lock);
 	h->fd = fd;
-	h->pid = pid;
 	h->generation++;
+	pthread_mutex_unlock(&h->write_lock);
+	h->pid = pid;
 	h->state = HLINK_READY;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
@@ -466,8 +476,11 @@ req_done_locked(struct hlink *h, struct hlink_req *req)
 		pthread_cond_signal(req->wake);
 		return 0;
 	}
+	/* its sender still uses it: it stays listed, so hlink_stop() waits */
+	if (req->sending)
+		return 0;
 	calls_remove(h, req);
-	return !req->sending;
+	return 1;
 }
 
 static void
@@ -607,8 +620,12 @@ helper_lost(struct hlink *h, const char *how)
 
 	pthread_mutex_lock(&h->lock);
 	h->reaping = 1;
-	pthread_mutex_unlock(&h->lock);
+	/* under the write lock: a sender never writes to a reused number */
+	pthread_mutex_lock(&h->write_lock);
 	close(h->fd);
+	h->fd = -1;
+	pthread_mutex_unlock(&h->write_lock);
+	pthread_mutex_unlock(&h->lock);
 	close(h->err_fd);
 	h->err_fd = -1;
 	h->err_len = 0;
@@ -616,7 +633,6 @@ helper_lost(struct hlink *h, const char *how)
 	while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	pthread_mutex_lock(&h->lock);
-	h->fd = -1;
 	h->reaping = 0;
 	describe_exit(status, h->reason, sizeof(h->reason));
 	h->deliberate = h->restart_why[0] != '\0';
@@ -801,7 +817,7 @@ hlink_set_event_hook(struct hlink *h, void (*fn)(void *ctx, uint64_t slot),
 int
 hlink_slot_events(const struct hlink *h)
 {
-	return h->slot_events;
+	return atomic_load(&h->slot_events);
 }
 
 void
@@ -946,6 +962,7 @@ send_locked(struct hlink *h, uint8_t type, const struct p11a_buf *payload,
 	    struct hlink_req *req)
 {
 	int fd = h->fd, r;
+	unsigned gen = h->generation;
 
 	req->done = 0;
 	req->sending = 1;
@@ -956,11 +973,17 @@ send_locked(struct hlink *h, uint8_t type, const struct p11a_buf *payload,
 	pthread_mutex_unlock(&h->lock);
 	/* the reader wakes on our reply or the helper's end; a helper that
 	 * never reads would show as a request that hangs */
-	r = frame_send(h, fd, type, req->id, payload);
+	r = frame_send(h, fd, gen, type, req->id, payload);
 	pthread_mutex_lock(&h->lock);
 	req->sending = 0;
-	if (req->done)
+	if (req->done) {
+		if (req->wake == NULL) {
+			calls_remove(h, req);
+			if (h->stopping)
+				pthread_cond_broadcast(&h->cond);
+		}
 		return 2;
+	}
 	if (r == P11A_OK)
 		return 0;
 	reply_set_error(req->rep, P11A_ERR_TOKEN, CKR_DEVICE_ERROR,
@@ -1067,7 +1090,7 @@ hlink_stop(struct hlink *h, int timeout_ms)
 	(void)!write(h->wake[1], "x", 1);
 	pthread_join(h->reader, NULL);
 	if (pid > 0) {
-		frame_send(h, h->fd, HL_SHUTDOWN, 0, NULL);
+		frame_send(h, h->fd, 0, HL_SHUTDOWN, 0, NULL);
 		shutdown(h->fd, SHUT_WR);
 		/* its end of the socket closes when it exits */
 		while (!helper_gone(h->fd, end))

@@ -143,9 +143,12 @@ struct hlink_req {
 
 /*
  * Send a request without waiting for its reply: req->rep and
- * req->on_reply are the caller's.  P11A_OK: on_reply is called once, on
- * the link's reader thread (or in hlink_stop()), when the reply came or
- * the helper is gone; it must not wait for the link.  Any other code
+ * req->on_reply are the caller's.  P11A_OK: on_reply is called once,
+ * when the reply came or the helper is gone: on the link's reader
+ * thread, in hlink_stop(), or before hlink_send() returns, on the
+ * caller's own thread, when the reply beat the end of the write (so
+ * on_reply may start the next request from inside hlink_send()).  It
+ * must not wait for the link.  Any other code
  * (the helper is restarting or failed, generation is stale, the write
  * failed): nothing was sent, on_reply is never called and rep says why.
  * It never waits for a restart: the caller decides whether to.

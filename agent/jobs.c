@@ -41,6 +41,8 @@ struct job_queue {
 	struct owner_q *ring; /* the last served; ring->next is next */
 	struct job *tracked;  /* started jobs with a deadline */
 	struct job *work_head, *work_tail; /* started, for the workers */
+	struct job *held_head, *held_tail; /* started, waiting for a session */
+	unsigned timed;			   /* started jobs with a deadline */
 	unsigned window;		   /* jobs started at most at once */
 	unsigned started_sync;	   /* with a worker or waiting for one */
 	unsigned started_async;	   /* in flight without a thread */
@@ -141,17 +143,73 @@ jobs_track_locked(struct job_queue *q, struct job *j)
 	q->tracked = j;
 }
 
-/* A worker starts j: its time on the token begins now. */
+/* j's time on the token begins now: its deadline is tracked. */
 static void
-jobs_start_locked(struct job_queue *q, struct job *j)
+jobs_time_locked(struct job_queue *q, struct job *j, uint64_t now)
 {
-	j->started_ms = q->last_progress_ms = jobs_now_ms();
-	if (j->timeout_ms == 0)
-		return;
-	j->deadline_ms = j->started_ms + j->timeout_ms;
+	j->started_ms = now;
+	j->deadline_ms = now + j->timeout_ms;
+	q->timed++;
 	jobs_track_locked(q, j);
 	if (deadline_hook != NULL)
 		deadline_hook(j->deadline_ms);
+}
+
+/*
+ * j is started.  Its deadline runs from now only if a session is free
+ * for it; else it waits behind another request of the same session
+ * (the window) and its time begins when one ends (jobs_promote_locked):
+ * the timeout is the token's time, not the wait before it.
+ */
+static void
+jobs_start_locked(struct job_queue *q, struct job *j)
+{
+	uint64_t now = q->last_progress_ms = jobs_now_ms();
+
+	j->started_ms = now;
+	if (j->timeout_ms == 0)
+		return;
+	if (q->timed < q->n_threads) {
+		jobs_time_locked(q, j, now);
+		return;
+	}
+	j->held = 1;
+	j->h_next = NULL;
+	if (q->held_tail != NULL)
+		q->held_tail->h_next = j;
+	else
+		q->held_head = j;
+	q->held_tail = j;
+}
+
+/* A session became free: the oldest held job's time begins. */
+static void
+jobs_promote_locked(struct job_queue *q)
+{
+	struct job *j;
+
+	while (q->timed < q->n_threads && (j = q->held_head) != NULL) {
+		if ((q->held_head = j->h_next) == NULL)
+			q->held_tail = NULL;
+		j->held = 0;
+		jobs_time_locked(q, j, jobs_now_ms());
+	}
+}
+
+/* j ended while still held (answered before its turn came). */
+static void
+jobs_unhold_locked(struct job_queue *q, struct job *j)
+{
+	struct job **p, *prev = NULL;
+
+	for (p = &q->held_head; *p != NULL; prev = *p, p = &(*p)->h_next)
+		if (*p == j) {
+			*p = j->h_next;
+			if (q->held_tail == j)
+				q->held_tail = prev;
+			break;
+		}
+	j->held = 0;
 }
 
 static void
@@ -335,6 +393,7 @@ jobs_submit(struct token *t, struct job *j)
 
 	j->next = NULL;
 	j->started_ms = j->deadline_ms = 0;
+	j->held = 0;
 	j->queued_ms = jobs_now_ms();
 	if (j->timeout_ms != 0)
 		due = j->queued_ms + j->timeout_ms;
@@ -384,15 +443,21 @@ job_done(struct token *t, struct job *j)
 {
 	struct job_queue *q = t->queue;
 
-	if (j->deadline_ms == 0)
+	if (j->deadline_ms == 0 && !j->held)
 		return;
 	pthread_mutex_lock(&q->lock);
-	if (j->t_prev != NULL)
-		j->t_prev->t_next = j->t_next;
-	else
-		q->tracked = j->t_next;
-	if (j->t_next != NULL)
-		j->t_next->t_prev = j->t_prev;
+	if (j->held) {
+		jobs_unhold_locked(q, j);
+	} else {
+		if (j->t_prev != NULL)
+			j->t_prev->t_next = j->t_next;
+		else
+			q->tracked = j->t_next;
+		if (j->t_next != NULL)
+			j->t_next->t_prev = j->t_prev;
+		q->timed--;
+		jobs_promote_locked(q);
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -468,6 +533,22 @@ jobs_expire(struct token *t, uint64_t now_ms)
 		if (j->deadline_ms > now_ms) {
 			if (!atomic_load(&j->claimed) && j->deadline_ms < next)
 				next = j->deadline_ms;
+			continue;
+		}
+		if (j->expire != NULL && job_claim(j))
+			j->expire(j);
+	}
+	/* held behind a session that makes no progress: like a queued job */
+	for (struct job *j = q->held_head; j != NULL; j = j->h_next) {
+		uint64_t since = j->started_ms > q->last_progress_ms
+					 ? j->started_ms
+					 : q->last_progress_ms;
+
+		if (atomic_load(&j->claimed))
+			continue;
+		if (since + j->timeout_ms > now_ms) {
+			if (since + j->timeout_ms < next)
+				next = since + j->timeout_ms;
 			continue;
 		}
 		if (j->expire != NULL && job_claim(j))

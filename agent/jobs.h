@@ -13,9 +13,11 @@
  * owners round-robin: a client with 512 requests queued delays another
  * client by at most one job per session, not by 512.
  *
- * A job with a timeout gets its deadline when a worker starts it, so
- * that a slow card serves a long queue in order without the waiting
- * ones timing out; from then on it is tracked until it is done, and
+ * A job with a timeout gets its deadline when its token starts it (when
+ * it is started and a session is free for it: one waiting in the
+ * helper behind another request of its session starts when that one
+ * ends), so that a slow card serves a long queue in order without the
+ * waiting ones timing out; from then on it is tracked until it is done, and
  * the monitor answers it with its expire() when the deadline passes
  * first.  A queued job times out only when the token makes no progress
  * (no job started or finished) for its timeout: a token whose every
@@ -35,6 +37,8 @@ struct token_session;
 struct job {
 	struct job *next;	     /* its owner's FIFO */
 	struct job *t_prev, *t_next; /* tracking list (running, timed) */
+	struct job *h_next;	     /* started, its session not yet free */
+	int held;
 	/* perform the job on a session of the token, then job_done() */
 	void (*run)(struct job *j, struct token *t, struct token_session *s);
 	/*

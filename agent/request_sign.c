@@ -409,7 +409,7 @@ sign_job_expire(struct job *j)
 	char msg[160];
 
 	/* both times: a long queue is not the token's fault */
-	if (j->started_ms == 0)
+	if (j->started_ms == 0 || j->held)
 		snprintf(msg, sizeof(msg),
 			 "the token made no progress: the request waited %llu "
 			 "ms in its queue and was not started",

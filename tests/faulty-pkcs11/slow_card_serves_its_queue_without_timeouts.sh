@@ -2,7 +2,8 @@
 # A card taking 150 ms per signature serves 12 requests queued at once in
 # order, one session, with --request-timeout 1: the timeout counts from
 # when the token starts a request, not from when it was queued, so none
-# of them times out although the last waits about 1.7 s.  A request the
+# of them times out although the last waits about 1.7 s; nor do 600 ms
+# signatures, which wait behind one another on the session.  A request the
 # token itself holds longer than that does time out, and its message
 # gives both times.
 set -euo pipefail
@@ -24,6 +25,18 @@ while read -r id res ms; do
 	last=$ms
 done <<<"$out"
 ((last >= 1500)) || p11a_fail "12 signatures at 150 ms took only $last ms: the card was not slow"
+
+# nearer the timeout: 600 ms signatures under a 1 s timeout all succeed,
+# although each but the first was handed to the token's helper while the
+# one before it was still being made on the same session
+fault_set "token A" "delay_ms 600"
+out=$(fault_pipelined_signs "$a" 4)
+echo "$out"
+while read -r id res ms; do
+	[[ $res == OK ]] || p11a_fail "request $id: '$res' after $ms ms; a 600 ms signature must not time out after 1 s"
+	p11a_verify "$P11A_TMP/sigs/sig.$id" "$P11A_TMP/msg" \
+		"$P11A_TMP/A/a-ec.pub.pem" ecdsa_secp256r1_sha256
+done <<<"$out"
 
 fault_set "token A" "delay_ms 1500"
 p11a_random_file "$P11A_TMP/m1" 64
