@@ -101,6 +101,9 @@ def_key_can(const struct mech_def *d, const struct p11m_keyinfo *k)
 
 	if (d->key_type != k->key_type)
 		return 0;
+	/* a digest is refused for it: only hash-and-sign mechanisms */
+	if (d->family != 0 && (k->flags & P11A_IDENTITY_MESSAGE_ONLY))
+		return 0;
 	if (d->family == 0)
 		return key_has_scheme(k, d->scheme);
 	for (i = 0; i < k->n_schemes; i++) {
@@ -251,6 +254,7 @@ p11m_mech_plan(const CK_MECHANISM *m, const struct p11m_keyinfo *k,
 		if ((s = p11a_scheme_find(d->scheme)) == NULL)
 			return CKR_GENERAL_ERROR;
 		plan->hash = s->hash;
+		plan->message = (k->flags & P11A_IDENTITY_MESSAGE_ONLY) != 0;
 	}
 	return check_params(d, m, k, plan);
 }
@@ -353,8 +357,14 @@ p11m_mech_request(const struct p11m_plan *plan, const struct p11m_keyinfo *k,
 		return request_rsa_pkcs(k, input, len, scheme, data, data_len);
 	case P11M_MECH_ECDSA:
 		return request_ecdsa(k, len, scheme);
-	case P11M_MECH_RSA_PSS:
 	case P11M_MECH_HASHED:
+		if (plan->message) {
+			*flags = 0;
+			*scheme = plan->scheme;
+			return CKR_OK;
+		}
+		return request_digest(plan, len, scheme);
+	case P11M_MECH_RSA_PSS:
 		return request_digest(plan, len, scheme);
 	case P11M_MECH_EDDSA:
 		*flags = 0;

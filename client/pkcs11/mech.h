@@ -12,6 +12,11 @@
  *                           hash; the agent's DER comes back as r||s
  *   CKM_ECDSA_SHAx          hashed here -> ecdsa_*
  *   CKM_EDDSA               the message -> ed25519
+ *
+ * A MESSAGE_ONLY key (its token can only hash-and-sign, so the agent
+ * refuses the digest form) gets the whole message of a CKM_SHAx_* or
+ * CKM_ECDSA_SHAx mechanism sent to the agent, unhashed; the raw
+ * mechanisms, whose input is a digest, are not offered for it.
  */
 #ifndef P11M_MECH_H
 #define P11M_MECH_H
@@ -28,6 +33,7 @@
 struct p11m_keyinfo {
 	uint8_t key_type; /* P11A_KEY_* */
 	unsigned bits;	  /* modulus or curve size */
+	uint32_t flags;	  /* P11A_IDENTITY_* (MESSAGE_ONLY matters here) */
 	size_t n_schemes;
 	uint16_t schemes[P11A_MAX_SCHEMES];
 };
@@ -46,6 +52,7 @@ struct p11m_plan {
 	enum p11m_mech_kind kind;
 	uint16_t scheme;     /* fixed scheme, or 0 when the input decides */
 	enum p11a_hash hash; /* HASHED: the hash the module computes */
+	int message;	     /* HASHED: the agent gets the message itself */
 };
 
 /* CK_EDDSA_PARAMS of PKCS#11 3.0 (not in p11-kit 0.24's header). */
@@ -66,7 +73,8 @@ CK_RV p11m_mech_plan(const CK_MECHANISM *m, const struct p11m_keyinfo *k,
 
 /*
  * p11m_mech_request - the SIGN request for input (for HASHED plans: the
- * digest the module computed).  *data points into input.
+ * digest the module computed, or the message when plan->message).
+ * *data points into input.
  * CKR_DATA_INVALID for a CKM_RSA_PKCS input that is neither a DigestInfo
  * of a hash the key can sign nor 36 bytes; CKR_DATA_LEN_RANGE for a
  * digest of a length the scheme cannot take.

@@ -46,6 +46,7 @@ keyinfo_from(const struct p11a_identity *ident, struct p11m_keyinfo *k)
 	memset(k, 0, sizeof(*k));
 	k->key_type = ident->key_type;
 	k->bits = ident->bits;
+	k->flags = ident->flags;
 	k->n_schemes = ident->n_schemes;
 	memcpy(k->schemes, ident->schemes,
 	       ident->n_schemes * sizeof(k->schemes[0]));

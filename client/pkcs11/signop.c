@@ -10,8 +10,9 @@
 #include "signop.h"
 
 /*
- * Unhashed input (a digest, a DigestInfo, an Ed25519 message) goes into
- * one SIGN frame, with room to spare for the identity and the header.
+ * Unhashed input (a digest, a DigestInfo, an Ed25519 message, the
+ * message of a MESSAGE_ONLY key) goes into one SIGN frame, with room to spare
+ * for the identity and the header.
  */
 #define RAW_MAX (P11A_MAX_FRAME - 4096)
 
@@ -19,11 +20,18 @@ struct p11m_signop {
 	struct p11m_plan plan;
 	struct p11m_keyinfo info;
 	char *identity;
-	struct p11m_digest *hash; /* HASHED: the running hash */
+	struct p11m_digest *hash; /* hashed here: the running hash */
 	uint8_t *buf;		  /* others: the input so far */
 	size_t len;
 	size_t cap;
 };
+
+/* The module hashes what it is fed (else it keeps it for the agent). */
+static int
+hashes_here(const struct p11m_plan *plan)
+{
+	return plan->kind == P11M_MECH_HASHED && !plan->message;
+}
 
 CK_RV
 p11m_signop_new(const CK_MECHANISM *m, const char *identity,
@@ -42,7 +50,7 @@ p11m_signop_new(const CK_MECHANISM *m, const char *identity,
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	if (op->plan.kind == P11M_MECH_HASHED)
+	if (hashes_here(&op->plan))
 		rv = p11m_digest_new_md(p11a_hash_openssl_name(op->plan.hash),
 					&op->hash);
 out:
@@ -85,7 +93,7 @@ append(struct p11m_signop *op, const uint8_t *data, size_t len)
 CK_RV
 p11m_signop_update(struct p11m_signop *op, const uint8_t *data, size_t len)
 {
-	if (op->plan.kind != P11M_MECH_HASHED)
+	if (!hashes_here(&op->plan))
 		return append(op, data, len);
 	return p11m_digest_update(op->hash, data, len);
 }
@@ -125,7 +133,7 @@ p11m_signop_final(struct p11m_signop *op, uint8_t *out, CK_ULONG *out_len)
 	CK_ULONG dlen = 0;
 	CK_RV rv;
 
-	if (op->plan.kind == P11M_MECH_HASHED) {
+	if (hashes_here(&op->plan)) {
 		if ((rv = p11m_digest_final(op->hash, digest, &dlen)) != CKR_OK)
 			return rv;
 		input = digest;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # always-auth = prompt (per identity): an always-authenticate key (a PIV
 # 9c key) gets the PIN of each signature from pinentry (the fake one of
-# tests/config, found in PATH), not from the cache: 3 signatures, 3
-# GETPINs, each verifies.  A normal key beside it asks nothing.  A
+# tests/config, found in PATH), not from the cache: 50 signatures in a
+# row on one connection (p11a-try), 50 GETPINs, each signature verified.  A normal key beside it asks nothing.  A
 # cancelled dialog refuses that signature (DENIED, exit 1) without
 # logging the token out; a wrong PIN is PIN_INCORRECT for that signature
 # only.  The same key with the default (cached) asks nothing.
@@ -35,14 +35,17 @@ p11a_start_agent --pin-source env:P11A_PIN \
 p11a_list
 c=$(p11a_identity_id k-9c)
 a=$(p11a_identity_id k-9a)
-for i in 1 2 3; do
-	p11a_sign_verify "$c" ecdsa_secp256r1_sha256 "$dir" k-9c
-	[[ $(getpins) -eq $i ]] || p11a_fail "$(getpins) PIN dialogs after $i signatures"
-done
+p11a_sign_verify "$c" ecdsa_secp256r1_sha256 "$dir" k-9c
+[[ $(getpins) -eq 1 ]] || p11a_fail "$(getpins) PIN dialogs after 1 signature"
+p11a_expect_exit 0 "$P11A_TRY" signs "$c" ecdsa_secp256r1_sha256 \
+	"$dir/k-9c.pub.pem" 50
+[[ $P11A_OUTPUT == "OK n=50 "* ]] ||
+	p11a_fail "50 signatures in a row: $P11A_OUTPUT"
+[[ $(getpins) -eq 51 ]] || p11a_fail "$(getpins) PIN dialogs after 51 signatures"
 grep -q '^SETDESC .*k-9c' "$P11A_TMP/pinentry.log" ||
 	p11a_fail "the dialog does not name the key: $(cat "$P11A_TMP/pinentry.log")"
 p11a_sign_verify "$a" ecdsa_secp256r1_sha256 "$dir" k-9a
-[[ $(getpins) -eq 3 ]] || p11a_fail "a normal key asked for a PIN"
+[[ $(getpins) -eq 51 ]] || p11a_fail "a normal key asked for a PIN"
 
 p11a_random_file "$P11A_TMP/msg"
 echo cancel >"$P11A_TMP/mode"

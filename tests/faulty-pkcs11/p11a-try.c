@@ -14,6 +14,8 @@
  *                                          p99_us=.. max_us=.." or the
  *                                          first error; a signature that
  *                                          does not verify is BAD_SIGNATURE
+ *   p11a-try signs IDENTITY SCHEME PUB N   the same for N signatures in a
+ *                                          row on one connection
  *
  * The socket is $P11AGENT_SOCK.  The first line on stdout is the result:
  * OK, or the error's symbolic name (TOKEN_NOT_PRESENT, TIMEOUT, ...);
@@ -21,6 +23,7 @@
  * "OK present,logged-in".  Exit status 0 for OK, 1 for an error reply,
  * 2 for a usage or local file error.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,8 +154,12 @@ verify_one(EVP_PKEY *pub, const struct p11a_scheme_info *sc, const uint8_t *msg,
 	return ok;
 }
 
+/*
+ * Sign random messages one at a time until secs seconds have passed or
+ * count signatures are made, verifying each against the public key.
+ */
 static int
-cmd_load(p11a_client *c, char **argv)
+cmd_load(p11a_client *c, char **argv, uint64_t secs, size_t count)
 {
 	struct p11a_sign_request req = {.identity = argv[0]};
 	const struct p11a_scheme_info *sc;
@@ -174,8 +181,8 @@ cmd_load(p11a_client *c, char **argv)
 		goto out;
 	req.data = msg;
 	req.data_len = sizeof(msg);
-	end = now_us() + strtoull(argv[3], NULL, 10) * 1000000u;
-	while (now_us() < end && n < cap) {
+	end = now_us() + secs * 1000000u;
+	while (now_us() < end && n < cap && n < count) {
 		RAND_bytes(msg, sizeof(msg));
 		t0 = now_us();
 		if ((r = p11a_client_sign(c, &req, &sig, &sig_len)) != P11A_OK)
@@ -270,7 +277,8 @@ usage(void)
 	fprintf(stderr, "usage: p11a-try sign IDENTITY SCHEME IN OUT\n"
 			"       p11a-try token-flags LABEL\n"
 			"       p11a-try identity-flags LABEL\n"
-			"       p11a-try load IDENTITY SCHEME PUB SECONDS\n");
+			"       p11a-try load IDENTITY SCHEME PUB SECONDS\n"
+			"       p11a-try signs IDENTITY SCHEME PUB N\n");
 	return 2;
 }
 
@@ -282,17 +290,23 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 		return usage();
-	if ((strcmp(argv[1], "sign") == 0 && argc != 6) ||
-	    (strcmp(argv[1], "load") == 0 && argc != 6) ||
-	    (strcmp(argv[1], "sign") != 0 && strcmp(argv[1], "load") != 0 &&
-	     argc != 3))
+	if (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "load") == 0 ||
+	    strcmp(argv[1], "signs") == 0) {
+		if (argc != 6)
+			return usage();
+	} else if (argc != 3) {
 		return usage();
+	}
 	if ((r = p11a_client_connect(NULL, &c)) != P11A_OK)
 		return result(r, c);
 	if (strcmp(argv[1], "sign") == 0)
 		rc = cmd_sign(c, argv + 2);
 	else if (strcmp(argv[1], "load") == 0)
-		rc = cmd_load(c, argv + 2);
+		rc = cmd_load(c, argv + 2, strtoull(argv[5], NULL, 10),
+			      SIZE_MAX);
+	else if (strcmp(argv[1], "signs") == 0)
+		rc = cmd_load(c, argv + 2, UINT64_MAX / 2000000u,
+			      strtoull(argv[5], NULL, 10));
 	else if (strcmp(argv[1], "token-flags") == 0)
 		rc = cmd_token_flags(c, argv[2]);
 	else if (strcmp(argv[1], "identity-flags") == 0)

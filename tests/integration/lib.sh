@@ -415,3 +415,47 @@ p11a_start_audited_ec() {
 	p11a_list
 	P11A_EC_ID=$(p11a_identity_id a-ec)
 }
+
+# p11m_ext CMD ARGS...: run a program that was not built here (openssl,
+# curl, pkcs11-tool, ...) with p11agent-pkcs11.so; in sanitizer builds
+# (P11M_PRELOAD names the sanitizer runtime) it gets that runtime
+# preloaded, and its own leaks are not ours.
+p11m_ext() {
+	if [[ -n ${P11M_PRELOAD:-} ]]; then
+		LD_PRELOAD=$P11M_PRELOAD ASAN_OPTIONS=detect_leaks=0 "$@"
+	else
+		"$@"
+	fi
+}
+
+# p11a_front_module_signs LABEL DIR NAME MECH:SCHEME...: for each
+# hash-and-sign mechanism MECH (pkcs11-tool's name, e.g. SHA256-RSA-PKCS
+# or ECDSA-SHA256), pkcs11-tool signs a random 3000-byte message (more
+# than one C_SignUpdate) through p11agent-pkcs11.so ($P11M_MODULE) with
+# the key NAME of token LABEL as the agent shows it (its CKA_ID in
+# DIR/NAME.id); each signature must verify with OpenSSL against
+# DIR/NAME.pub.pem as SCHEME, and not for another message.
+p11a_front_module_signs() {
+	local label=$1 dir=$2 name=$3 spec mech scheme fmt
+	local msg=$P11A_TMP/fm.msg sig=$P11A_TMP/fm.sig
+	shift 3
+	[[ -n ${P11M_MODULE:-} && -r $P11M_MODULE ]] ||
+		p11a_fail "P11M_MODULE must name p11agent-pkcs11.so (got '${P11M_MODULE:-}')"
+	command -v pkcs11-tool >/dev/null 2>&1 ||
+		p11a_fail "pkcs11-tool not installed (package opensc)"
+	for spec in "$@"; do
+		mech=${spec%%:*} scheme=${spec#*:} fmt=()
+		[[ $scheme == ecdsa_* ]] && fmt=(--signature-format openssl)
+		p11a_random_file "$msg" 3000
+		rm -f "$sig"
+		p11a_expect_exit 0 p11m_ext pkcs11-tool --module "$P11M_MODULE" \
+			--token-label "$label" --id "$(cat "$dir/$name.id")" \
+			--sign --mechanism "$mech" "${fmt[@]}" \
+			--input-file "$msg" --output-file "$sig"
+		p11a_verify "$sig" "$msg" "$dir/$name.pub.pem" "$scheme"
+		printf x >>"$msg"
+		! p11a_check_sig "$sig" "$msg" "$dir/$name.pub.pem" "$scheme" ||
+			p11a_fail "$name $mech: the signature verifies for another message"
+	done
+	echo "ok: pkcs11-tool signs with $name through p11agent-pkcs11.so: ${*%%:*}"
+}

@@ -51,19 +51,8 @@ p11a_lock_unlock_signs k-rsa rsa_pss_rsae_sha256 "$TLS_DIR"
 tls_verifying_servers_matrix "${KEYS[@]}"
 
 # pkcs11-tool through p11agent-pkcs11.so: the token as the agent shows it
-for m in SHA256-RSA-PKCS SHA384-RSA-PKCS-PSS; do
-	p11a_random_file "$P11A_TMP/mmsg"
-	rm -f "$P11A_TMP/msig"
-	p11a_expect_exit 0 pkcs11-tool --module "$P11M_MODULE" --token-label tok \
-		--id "$(cat "$TLS_DIR/k-rsa.id")" --sign --mechanism "$m" \
-		--input-file "$P11A_TMP/mmsg" --output-file "$P11A_TMP/msig"
-	case $m in
-	SHA256-RSA-PKCS) scheme=rsa_pkcs1_sha256 ;;
-	*) scheme=rsa_pss_rsae_sha384 ;;
-	esac
-	p11a_verify "$P11A_TMP/msig" "$P11A_TMP/mmsg" "$TLS_DIR/k-rsa.pub.pem" "$scheme"
-done
-echo "ok: pkcs11-tool signs through p11agent-pkcs11.so"
+p11a_front_module_signs tok "$TLS_DIR" k-rsa SHA256-RSA-PKCS:rsa_pkcs1_sha256 \
+	SHA384-RSA-PKCS-PSS:rsa_pss_rsae_sha384
 
 rc=0
 p11a_stop_agent || rc=$?

@@ -25,17 +25,6 @@ p11m_need() {
 	done
 }
 
-# p11m_ext CMD ARGS...: run a program that was not built here (openssl,
-# curl, pkcs11-tool, ...) with the module; in sanitizer builds it gets
-# the sanitizer runtime preloaded, and its own leaks are not ours.
-p11m_ext() {
-	if [[ -n ${P11M_PRELOAD:-} ]]; then
-		LD_PRELOAD=$P11M_PRELOAD ASAN_OPTIONS=detect_leaks=0 "$@"
-	else
-		"$@"
-	fi
-}
-
 # The total of the SIGNS column of `p11agent status` (third from the
 # end: token labels may hold spaces).
 p11m_agent_signs() {

@@ -222,6 +222,44 @@ eddsa_sends_the_message_form(void **state)
 	assert_int_equal(len, sizeof(msg));
 }
 
+/* A key whose token only hashes-and-signs gets the message, unhashed. */
+static void
+message_only_key_sends_the_message_of_hashed_mechanisms(void **state)
+{
+	struct p11m_keyinfo rsa = key_with(P11A_KEY_RSA, 2048);
+	struct p11m_keyinfo ec = key_with(P11A_KEY_EC, 256);
+	const uint8_t msg[5] = "hello", *data;
+	CK_MECHANISM_TYPE m[P11M_MECH_MAX];
+	size_t len, n, i;
+	uint16_t scheme;
+	uint32_t flags;
+	struct p11m_plan p;
+
+	(void)state;
+	rsa.flags = ec.flags = P11A_IDENTITY_MESSAGE_ONLY;
+	assert_int_equal(plan(CKM_SHA384_RSA_PKCS, NULL, 0, &rsa, &p), CKR_OK);
+	assert_true(p.message);
+	assert_int_equal(p11m_mech_request(&p, &rsa, msg, sizeof(msg), &scheme,
+					   &flags, &data, &len),
+			 CKR_OK);
+	assert_int_equal(scheme, P11A_SCHEME_RSA_PKCS1_SHA384);
+	assert_int_equal(flags, 0);
+	assert_ptr_equal(data, msg);
+	assert_int_equal(len, sizeof(msg));
+	assert_int_equal(plan(CKM_RSA_PKCS, NULL, 0, &rsa, &p),
+			 CKR_MECHANISM_INVALID);
+	assert_int_equal(plan(CKM_ECDSA, NULL, 0, &ec, &p),
+			 CKR_MECHANISM_INVALID);
+	n = p11m_mech_list_for_key(&ec, m, P11M_MECH_MAX);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++)
+		assert_int_not_equal(m[i], CKM_ECDSA);
+	/* a key that signs digests keeps getting the digest */
+	ec.flags = 0;
+	assert_int_equal(plan(CKM_ECDSA_SHA256, NULL, 0, &ec, &p), CKR_OK);
+	assert_false(p.message);
+}
+
 static void
 key_mechanism_list_follows_its_schemes(void **state)
 {
@@ -502,6 +540,8 @@ main(void)
 		cmocka_unit_test(rsa_pkcs_digestinfo_maps_to_its_hash),
 		cmocka_unit_test(ecdsa_digest_length_picks_the_scheme),
 		cmocka_unit_test(eddsa_sends_the_message_form),
+		cmocka_unit_test(
+			message_only_key_sends_the_message_of_hashed_mechanisms),
 		cmocka_unit_test(key_mechanism_list_follows_its_schemes),
 		cmocka_unit_test(digests_match_known_answers_in_parts),
 		cmocka_unit_test(

@@ -291,10 +291,13 @@ tls_expect_signed() {
 
 # ---- the handshake matrix ---------------------------------------------------
 
-# The scheme a key (NAME from KEYS) must sign with, as an ERE, for a
-# server that offers RSA with PKCS#1 v1.5 only in TLS 1.2.
+# The scheme a key (NAME from KEYS: k-rsa, k-p256, k-p384, k-ed, or one
+# of those followed by -SUFFIX) must sign with, as an ERE, for a server
+# that offers RSA with PKCS#1 v1.5 only in TLS 1.2.
 tls_scheme_for() {
-	case $1/$2 in
+	local kind=$2
+	[[ $kind == k-*-* ]] && kind=${kind%-*}
+	case $1/$kind in
 	tls1_2/k-rsa) echo 'rsa_pkcs1_sha(256|384|512)' ;;
 	tls1_3/k-rsa) echo 'rsa_pss_rsae_sha(256|384|512)' ;;
 	tls1_2/k-p256 | tls1_2/k-p384)
@@ -359,10 +362,11 @@ tls_handshake_matrix() {
 # tls_verifying_servers_matrix NAME:TYPE...: tls_handshake_matrix against
 # the four servers of tls_key_file_servers (openssl s_server and
 # gnutls-serv, TLS 1.2 without RSA-PSS and TLS 1.3, each verifying the
-# client's certificate and CertificateVerify).  TLS_PASSED counts all.
+# client's certificate and CertificateVerify), started by the first call.
+# TLS_PASSED counts all.
 tls_verifying_servers_matrix() {
 	local server passed=0
-	tls_key_file_servers
+	[[ -n ${TLS_KF_PORT[s_server/tls1_3]:-} ]] || tls_key_file_servers
 	for server in s_server gnutls; do
 		tls_handshake_matrix "${TLS_KF_PORT[$server/tls1_2]}" \
 			"${TLS_KF_PORT[$server/tls1_3]}" "$@"

@@ -32,7 +32,7 @@ now_ms() {
 
 tpm_require() {
 	local c
-	for c in swtpm tpm2_ptool tpm2-abrmd tpm2_getcap dbus-daemon; do
+	for c in swtpm tpm2_ptool tpm2-abrmd tpm2_getcap dbus-daemon pkcs11-tool; do
 		command -v "$c" >/dev/null 2>&1 ||
 			p11a_skip "$c not installed (contrib/deps.sh lists the TPM packages)"
 	done

@@ -6,7 +6,8 @@
 # certificate; LOCK and UNLOCK; TLS 1.2 and 1.3 handshakes against
 # openssl s_server and gnutls-serv, which verify our CertificateVerify,
 # through the provider in s_client, `p11agent connect` and curl through
-# `p11agent tunnel`; what the module prints on stderr is in the agent's
+# `p11agent tunnel`; pkcs11-tool signs with both keys through
+# p11agent-pkcs11.so; what the module prints on stderr is in the agent's
 # log with the module's name.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/tpm_lib.sh"
@@ -51,6 +52,12 @@ p11a_lock_unlock_signs k-p256 ecdsa_secp256r1_sha256 "$TLS_DIR"
 # TLS 1.2 (RSA with PKCS#1 v1.5) and 1.3 (RSA-PSS), openssl s_server and
 # gnutls-serv
 tls_verifying_servers_matrix "${KEYS[@]}"
+
+# pkcs11-tool through p11agent-pkcs11.so: the TPM's keys as the agent
+# shows them
+p11a_front_module_signs tok "$TLS_DIR" k-rsa SHA256-RSA-PKCS:rsa_pkcs1_sha256 \
+	SHA384-RSA-PKCS-PSS:rsa_pss_rsae_sha384
+p11a_front_module_signs tok "$TLS_DIR" k-p256 ECDSA-SHA256:ecdsa_secp256r1_sha256
 
 # tpm2-pkcs11 prints its own lines (it warns about its store at start):
 # each one is the agent's, with the module's name
