@@ -139,10 +139,9 @@ frame_send(struct hlink *h, int fd, unsigned gen, uint8_t type, uint32_t id,
 
 	if ((r = frame_build(&f, type, id, payload)) == P11A_OK) {
 		pthread_mutex_lock(&h->write_lock);
-		if (gen != 0 && (h->fd != fd || h->generation != gen))
-			r = P11A_ERR_IO;
-		else if (p11a_send_all(fd, p11a_buf_ptr(&f),
-				       p11a_buf_remaining(&f)) != 0)
+		if ((gen != 0 && (h->fd != fd || h->generation != gen)) ||
+		    p11a_send_all(fd, p11a_buf_ptr(&f),
+				  p11a_buf_remaining(&f)) != 0)
 			r = P11A_ERR_IO;
 		pthread_mutex_unlock(&h->write_lock);
 	}
