@@ -13,12 +13,18 @@
 #   4. an AddressSanitizer + UBSan build with clang (build-asan/) and all
 #      its tests but the package one, including every fuzz corpus file;
 #   5. libFuzzer on the frame decoder and message parsers for
-#      FUZZ_SECONDS (60) in the clang build.
+#      FUZZ_SECONDS (60) in the clang build;
+#   6. a ThreadSanitizer build with clang (build-tsan/) and the tests of
+#      the agent's threads and the helper's (labels fault, helper, cards,
+#      integration, reliability), but those that load our libraries into
+#      programs built without TSan (label pkcs11) and three that read the
+#      agent's memory, which TSan's shadow memory and no-op mlock() fool.
 # Installs missing Debian packages first (as root, or through sudo).
 # Exits non-zero if anything fails.
 #
-#   contrib/test.sh     (BUILD_DIR, ASAN_BUILD_DIR, JOBS, FUZZ_SECONDS,
-#                        P11A_SKIP_LINT=1, P11A_SKIP_VALGRIND=1 override)
+#   contrib/test.sh     (BUILD_DIR, ASAN_BUILD_DIR, TSAN_BUILD_DIR, JOBS,
+#                        FUZZ_SECONDS, P11A_SKIP_LINT=1, P11A_SKIP_VALGRIND=1,
+#                        P11A_SKIP_TSAN=1 override)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . contrib/deps.sh
@@ -26,6 +32,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 JOBS=${JOBS:-2}
 BUILD_DIR=${BUILD_DIR:-build}
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
+TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 step() {
@@ -90,6 +97,20 @@ run_fuzz() {
 		"$work/corpus" tests/fuzz/corpus
 }
 
+run_tsan() {
+	step "$TSAN_BUILD_DIR/: configure and build with clang and ThreadSanitizer"
+	cmake -S . -B "$TSAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_COMPILER=clang -DP11A_TSAN=ON
+	cmake --build "$TSAN_BUILD_DIR" -j"$JOBS"
+	step "$TSAN_BUILD_DIR/: the agent's and the helper's tests under TSan"
+	# the first race stops the process (a test then fails); a module's
+	# deliberate crash or abort() is left to kill its helper
+	TSAN_OPTIONS="halt_on_error=1 handle_segv=0 handle_sigbus=0 handle_abort=0 suppressions=$PWD/tests/tsan.supp" \
+		ctest --test-dir "$TSAN_BUILD_DIR" --output-on-failure -j"$JOBS" \
+		-L '^(fault|helper|cards|integration|reliability)$' -LE '^pkcs11$' \
+		-E 'keeps_pins_out_of_core_dumps|pins_leave_no_copy|memory_stays_bounded'
+}
+
 p11a_install_deps
 
 step "$BUILD_DIR/: configure and build"
@@ -116,5 +137,6 @@ ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j"$JOBS" \
 	-LE '^(package|tpm|opencryptoki)$'
 
 run_fuzz
+[[ ${P11A_SKIP_TSAN:-0} == 1 ]] || run_tsan
 
-step "all checks passed in $BUILD_DIR/ and $ASAN_BUILD_DIR/"
+step "all checks passed in $BUILD_DIR/, $ASAN_BUILD_DIR/ and $TSAN_BUILD_DIR/"
