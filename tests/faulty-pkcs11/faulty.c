@@ -602,9 +602,11 @@ f_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 	int have = slot_of_session(h, &slot) == 0;
 	CK_RV rv;
 
-	if (session_removed(h))
+	if (m == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (session_removed(h))
 		rv = CKR_DEVICE_REMOVED;
-	else if (m != NULL && !card_has_mechanism(m->mechanism))
+	else if (!card_has_mechanism(m->mechanism))
 		rv = CKR_MECHANISM_INVALID;
 	else if (!have || (rv = signinit_fault(h, slot)) == CKR_OK) {
 		CK_MECHANISM real = *m;
