@@ -16,9 +16,9 @@
 #      FUZZ_SECONDS (60) in the clang build;
 #   6. a ThreadSanitizer build with clang (build-tsan/) and the tests of
 #      the agent's threads and the helper's (labels fault, helper, cards,
-#      integration, reliability), but those that load our libraries into
-#      programs built without TSan (label pkcs11) and three that read the
-#      agent's memory, which TSan's shadow memory and no-op mlock() fool.
+#      reliability; the integration suite runs under ASan and valgrind),
+#      but three that read the agent's memory, which TSan's shadow memory
+#      and no-op mlock() fool.
 # Installs missing Debian packages first (as root, or through sudo).
 # Exits non-zero if anything fails.
 #
@@ -107,7 +107,7 @@ run_tsan() {
 	# deliberate crash or abort() is left to kill its helper
 	TSAN_OPTIONS="halt_on_error=1 handle_segv=0 handle_sigbus=0 handle_abort=0 suppressions=$PWD/tests/tsan.supp" \
 		ctest --test-dir "$TSAN_BUILD_DIR" --output-on-failure -j"$JOBS" \
-		-L '^(fault|helper|cards|integration|reliability)$' -LE '^pkcs11$' \
+		-L '^(fault|helper|cards|reliability)$' -LE '^pkcs11$' \
 		-E 'keeps_pins_out_of_core_dumps|pins_leave_no_copy|memory_stays_bounded'
 }
 
