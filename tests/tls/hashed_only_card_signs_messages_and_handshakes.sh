@@ -90,20 +90,8 @@ for server in s12 s13 g12 g13; do
 		id=$(p11a_identity_id "$name")
 		[[ $name == k-p256 ]] && scheme='ecdsa_[a-z0-9_]+' ||
 			scheme='rsa_(pss_rsae|pkcs1)_sha(256|384|512)'
-		what="s_client+provider $server $name"
-		before=$(tls_audit_count)
-		tls_s_client "${TLS_SERVER_PORT[$server]}" "$version" "p11agent:$id" \
-			"$TLS_DIR/$name.pem" || p11a_fail "$what: s_client failed: $TLS_OUT"
-		tls_expect_client_cn "$name" "$what"
-		tls_expect_signed "$before" openssl "$scheme" "$what"
-
-		what="p11agent connect $server $name"
-		before=$(tls_audit_count)
-		tls_connect "${TLS_SERVER_PORT[$server]}" "$version" \
-			--identity "pkcs11:token=tok;object=$name" ||
-			p11a_fail "$what: exit $?: $TLS_OUT"
-		tls_expect_client_cn "$name" "$what"
-		tls_expect_signed "$before" p11agent "$scheme" "$what"
+		tls_provider_and_connect "${TLS_SERVER_PORT[$server]}" "$version" \
+			"$name" "$id" "$scheme" "$server"
 		passed=$((passed + 2))
 	done
 done

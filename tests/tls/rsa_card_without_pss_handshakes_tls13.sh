@@ -43,22 +43,10 @@ for server in s12 s13 g12 g13; do
 	for spec in "${KEYS[@]}"; do
 		name=${spec%%:*}
 		id=$(p11a_identity_id "$name")
-		what="s_client+provider $server $name"
-		before=$(tls_audit_count)
-		tls_s_client "${TLS_SERVER_PORT[$server]}" "$version" "p11agent:$id" \
-			"$TLS_DIR/$name.pem" || p11a_fail "$what: s_client failed: $TLS_OUT"
-		tls_expect_client_cn "$name" "$what"
-		tls_expect_signed "$before" openssl 'rsa_pss_rsae_sha(256|384|512)|rsa_pkcs1_sha(256|384|512)' "$what"
-		[[ $version == tls1_2 ]] ||
-			tls_expect_signed "$before" openssl 'rsa_pss_rsae_sha(256|384|512)' "$what"
-
-		what="p11agent connect $server $name"
-		before=$(tls_audit_count)
-		tls_connect "${TLS_SERVER_PORT[$server]}" "$version" \
-			--identity "pkcs11:token=tok;object=$name" ||
-			p11a_fail "$what: exit $?: $TLS_OUT"
-		tls_expect_client_cn "$name" "$what"
-		tls_expect_signed "$before" p11agent 'rsa_pss_rsae_sha(256|384|512)|rsa_pkcs1_sha(256|384|512)' "$what"
+		scheme='rsa_pss_rsae_sha(256|384|512)|rsa_pkcs1_sha(256|384|512)'
+		[[ $version == tls1_2 ]] || scheme='rsa_pss_rsae_sha(256|384|512)'
+		tls_provider_and_connect "${TLS_SERVER_PORT[$server]}" "$version" \
+			"$name" "$id" "$scheme" "$server"
 		passed=$((passed + 2))
 	done
 done

@@ -309,6 +309,31 @@ tls_scheme_for() {
 	esac
 }
 
+# tls_provider_and_connect PORT VERSION NAME ID SCHEME LABEL: one
+# handshake through s_client with the provider (key by p11agent:ID) and
+# one through `p11agent connect` (identity by pkcs11: URI); each must show
+# NAME's certificate on the server's page and leave one audited signature
+# whose scheme matches the regex SCHEME.  LABEL names the server in
+# failures.
+tls_provider_and_connect() {
+	local port=$1 version=$2 name=$3 id=$4 scheme=$5 label=$6 what before
+
+	what="s_client+provider $label $name"
+	before=$(tls_audit_count)
+	tls_s_client "$port" "$version" "p11agent:$id" "$TLS_DIR/$name.pem" ||
+		p11a_fail "$what: s_client failed: $TLS_OUT"
+	tls_expect_client_cn "$name" "$what"
+	tls_expect_signed "$before" openssl "$scheme" "$what"
+
+	what="p11agent connect $label $name"
+	before=$(tls_audit_count)
+	tls_connect "$port" "$version" \
+		--identity "pkcs11:token=tok;object=$name" ||
+		p11a_fail "$what: exit $?: $TLS_OUT"
+	tls_expect_client_cn "$name" "$what"
+	tls_expect_signed "$before" p11agent "$scheme" "$what"
+}
+
 # tls_handshake_matrix PORT12 PORT13 NAME:TYPE...: for TLS 1.2 (server on
 # PORT12) and TLS 1.3 (PORT13) and every key, one handshake through each
 # client path: s_client with the provider (key by p11agent:ID), connect
@@ -327,21 +352,8 @@ tls_handshake_matrix() {
 			id=$(p11a_identity_id "$name")
 			scheme=$(tls_scheme_for "$version" "$name")
 
-			what="s_client+provider $version $name"
-			before=$(tls_audit_count)
-			tls_s_client "${ports[$version]}" "$version" \
-				"p11agent:$id" "$TLS_DIR/$name.pem" ||
-				p11a_fail "$what: s_client failed: $TLS_OUT"
-			tls_expect_client_cn "$name" "$what"
-			tls_expect_signed "$before" openssl "$scheme" "$what"
-
-			what="p11agent connect $version $name"
-			before=$(tls_audit_count)
-			tls_connect "${ports[$version]}" "$version" \
-				--identity "pkcs11:token=tok;object=$name" ||
-				p11a_fail "$what: exit $?: $TLS_OUT"
-			tls_expect_client_cn "$name" "$what"
-			tls_expect_signed "$before" p11agent "$scheme" "$what"
+			tls_provider_and_connect "${ports[$version]}" \
+				"$version" "$name" "$id" "$scheme" "$version"
 
 			what="curl through p11agent tunnel $version $name"
 			before=$(tls_audit_count)
